@@ -1,0 +1,64 @@
+# credstats: `make run` and `make test` set up everything they need.
+
+GO        ?= go
+BIN       := bin/credstats
+# The service `make run` starts, and the ClickHouse it uses or starts.
+LISTEN    ?= :8080
+CH_PORT   ?= 9000
+CH_HTTP   ?= 8123
+CLICKHOUSE ?= clickhouse://127.0.0.1:$(CH_PORT)/credstats
+# Private ports for the tests, so a developer's own server is never touched.
+TEST_CH_PORT ?= 19000
+TEST_CH_HTTP ?= 18123
+TEST_LISTEN  ?= 127.0.0.1:18180
+FUZZTIME     ?= 15s
+
+export CREDSTATS_TEST_CLICKHOUSE := clickhouse://127.0.0.1:$(TEST_CH_PORT)
+
+.PHONY: run test build fmt vet unit fuzz beacon beacon-deps test-browser clickhouse-test stop clean
+
+run: build
+	@scripts/clickhouse.sh ensure run $(CH_PORT) $(CH_HTTP)
+	$(BIN) serve --listen $(LISTEN) --clickhouse $(CLICKHOUSE) --data-dir .local/data
+
+build:
+	@command -v $(GO) >/dev/null || { echo "credstats: Go is missing: install Go 1.26 or newer from https://go.dev/dl/"; exit 1; }
+	$(GO) build -o $(BIN) ./cmd/credstats
+
+test: vet clickhouse-test unit fuzz test-browser
+	@echo "make test: all passed"
+
+clickhouse-test:
+	@scripts/clickhouse.sh ensure test $(TEST_CH_PORT) $(TEST_CH_HTTP)
+
+unit:
+	$(GO) test -race -count=1 ./...
+
+fuzz:
+	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime $(FUZZTIME) ./internal/event
+
+beacon-deps:
+	@scripts/deps.sh
+	cd beacon-js && npm ci --no-audit --no-fund --loglevel=error
+
+# Rebuilds beacon-js/dist/beacon.min.js from its source; commit the result.
+beacon: beacon-deps
+	cd beacon-js && node build.mjs
+
+test-browser: build beacon-deps clickhouse-test
+	scripts/test-browser.sh $(BIN) $(TEST_LISTEN) $(TEST_CH_PORT) $(TEST_CH_HTTP)
+
+fmt:
+	gofmt -w $$(git ls-files '*.go')
+
+vet:
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt would change:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
+	$(GO) vet ./...
+
+# Stops the ClickHouse servers that run and test started.
+stop:
+	-scripts/clickhouse.sh stop run
+	-scripts/clickhouse.sh stop test
+
+clean: stop
+	rm -rf bin .local

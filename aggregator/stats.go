@@ -1,0 +1,99 @@
+// Package aggregator answers stats over ClickHouse's rollup tables: the
+// public per-credential counters and, through its HTTP handlers, the API.
+package aggregator
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
+	"github.com/credstats/credstats/internal/event"
+)
+
+// Counts are one credential's counters, bots left out.
+type Counts struct {
+	Views         uint64            `json:"views"`
+	UniqueViewers uint64            `json:"unique_viewers"`
+	Shares        map[string]uint64 `json:"shares"`
+	Downloads     uint64            `json:"downloads"`
+	LinkedInAdds  uint64            `json:"linkedin_adds"`
+	LinkCopies    uint64            `json:"link_copies"`
+	Verifications uint64            `json:"verifications"`
+}
+
+// Stats are a credential's counters in all and by actor.
+type Stats struct {
+	Counts
+	ByActor map[string]*Counts `json:"by_actor"`
+}
+
+func newCounts() *Counts {
+	c := &Counts{Shares: map[string]uint64{}}
+	for _, n := range event.Networks() {
+		c.Shares[n.String()] = 0
+	}
+	return c
+}
+
+func (c *Counts) add(typ, network string, n uint64) {
+	switch typ {
+	case "view":
+		c.Views += n
+	case "share":
+		c.Shares[network] += n
+	case "download":
+		c.Downloads += n
+	case "linkedin_add":
+		c.LinkedInAdds += n
+	case "link_copy":
+		c.LinkCopies += n
+	case "verify":
+		c.Verifications += n
+	}
+}
+
+// Store reads stats from ClickHouse.
+type Store struct {
+	Conn driver.Conn
+}
+
+// Unique viewers are counted from the daily visitor hashes, whose salt
+// rotates daily: a person who comes back on another day counts again.
+const (
+	credentialCounts = `SELECT toString(actor), toString(type), toString(network), countMerge(events), uniqMerge(visitors)
+FROM credential_daily WHERE credential = ? GROUP BY actor, type, network`
+	credentialViewers = `SELECT uniqMerge(visitors) FROM credential_daily WHERE credential = ? AND type = 'view'`
+)
+
+// CredentialStats returns the counters of one credential; a credential
+// nobody has seen yet has zeros.
+func (s Store) CredentialStats(ctx context.Context, credential string) (Stats, error) {
+	st := Stats{Counts: *newCounts(), ByActor: map[string]*Counts{"recipient": newCounts(), "guest": newCounts()}}
+	rows, err := s.Conn.Query(ctx, credentialCounts, credential)
+	if err != nil {
+		return Stats{}, fmt.Errorf("cannot query credential stats: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var actor, typ, network string
+		var n, viewers uint64
+		if err := rows.Scan(&actor, &typ, &network, &n, &viewers); err != nil {
+			return Stats{}, fmt.Errorf("cannot read credential stats: %w", err)
+		}
+		st.add(typ, network, n)
+		if a := st.ByActor[actor]; a != nil {
+			a.add(typ, network, n)
+			if typ == "view" {
+				a.UniqueViewers = viewers
+			}
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return Stats{}, fmt.Errorf("cannot read credential stats: %w", err)
+	}
+	if err := s.Conn.QueryRow(ctx, credentialViewers, credential).Scan(&st.UniqueViewers); err != nil {
+		return Stats{}, fmt.Errorf("cannot query unique viewers: %w", err)
+	}
+	return st, nil
+}

@@ -1,0 +1,285 @@
+// Command credstats is the whole service in one binary: serve, migrate and
+// manage API keys.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/credstats/credstats/collector"
+	"github.com/credstats/credstats/internal/config"
+	"github.com/credstats/credstats/internal/keys"
+	"github.com/credstats/credstats/internal/server"
+	"github.com/credstats/credstats/internal/store"
+	"github.com/credstats/credstats/schema"
+)
+
+const usage = `credstats: engagement analytics for digital credentials
+
+Usage:
+  credstats serve     run the collector, the aggregator and the demo page
+  credstats migrate   create or update the ClickHouse schema
+  credstats keys      create, list and revoke API keys
+  credstats version   print the schema version this build needs
+
+Every flag can also be set as an environment variable: --clickhouse is
+CREDSTATS_CLICKHOUSE. Run 'credstats COMMAND --help' for a command's flags.
+`
+
+func main() {
+	if len(os.Args) < 2 {
+		fmt.Fprint(os.Stderr, usage)
+		os.Exit(2)
+	}
+	cmd, args := os.Args[1], os.Args[2:]
+	var err error
+	switch cmd {
+	case "serve":
+		err = serve(args)
+	case "migrate":
+		err = migrate(args)
+	case "keys":
+		err = keysCmd(args)
+	case "version":
+		fmt.Printf("schema %d\n", schema.Latest())
+	case "help", "-h", "--help":
+		fmt.Print(usage)
+	default:
+		fmt.Fprintf(os.Stderr, "credstats: unknown command %q\n\n%s", cmd, usage)
+		os.Exit(2)
+	}
+	if errors.Is(err, flag.ErrHelp) {
+		os.Exit(0)
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "credstats %s: %v\n", cmd, err)
+		os.Exit(1)
+	}
+}
+
+const defaultClickHouse = "clickhouse://127.0.0.1:9000/credstats"
+
+func clickhouseFlag(fs *flag.FlagSet) *string {
+	return fs.String("clickhouse", defaultClickHouse, "ClickHouse address, native protocol: clickhouse://[user:password@]host:port/database")
+}
+
+func newLogger(format, level string) (*slog.Logger, error) {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level: %w", err)
+	}
+	opts := &slog.HandlerOptions{Level: lv}
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(os.Stderr, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(os.Stderr, opts)), nil
+	}
+	return nil, fmt.Errorf("--log-format: %q is not text or json", format)
+}
+
+func serve(args []string) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	listen := fs.String("listen", ":8080", "address to listen on")
+	ch := clickhouseFlag(fs)
+	dataDir := fs.String("data-dir", "data", "folder for the daily salts and the dedup snapshot")
+	var proxies config.StringList
+	fs.Var(&proxies, "trusted-proxies", "addresses or CIDR ranges of proxies whose X-Forwarded-For is believed (repeatable or comma-separated)")
+	rate := fs.Float64("rate-limit", 20, "events a second one client address may send to the public routes (negative: no limit)")
+	burst := fs.Int("rate-burst", 200, "burst allowed above --rate-limit")
+	queue := fs.Int("queue-size", 100_000, "events waiting for the batch writer before the collector answers 503")
+	batch := fs.Int("batch-size", 50_000, "events written to ClickHouse in one insert at most")
+	flush := fs.Duration("flush-interval", time.Second, "longest an event waits before its batch is written")
+	dedupKeys := fs.Int("dedup-max-keys", 4_000_000, "live keys the 24-hour dedup set holds (about 30 bytes each)")
+	queryTimeout := fs.Duration("query-timeout", 10*time.Second, "time limit of each stats query")
+	keyTTL := fs.Duration("key-cache-ttl", 10*time.Second, "how long a checked API key is trusted before it is checked again (revocations take this long)")
+	shutdown := fs.Duration("shutdown-timeout", 10*time.Second, "how long SIGTERM waits for queued events to be written")
+	autoMigrate := fs.Bool("migrate", true, "apply schema migrations at start-up")
+	logFormat := fs.String("log-format", "text", "log format: text or json")
+	logLevel := fs.String("log-level", "info", "log level: debug, info, warn or error")
+	var errs []error
+	if err := config.Parse(fs, args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		errs = append(errs, err)
+	}
+	log, err := newLogger(*logFormat, *logLevel)
+	errs = append(errs, err)
+	var check config.Check
+	check.Add(*queue <= 0, "queue-size", "must be positive")
+	check.Add(*batch <= 0, "batch-size", "must be positive")
+	check.Add(*flush <= 0, "flush-interval", "must be positive")
+	check.Add(*dedupKeys <= 0, "dedup-max-keys", "must be positive")
+	check.Add(*burst <= 0, "rate-burst", "must be positive")
+	check.Add(*rate == 0, "rate-limit", "must not be 0 (negative turns the limit off)")
+	check.Add(*queryTimeout <= 0, "query-timeout", "must be positive")
+	_, perr := store.ParseDSN(*ch)
+	check.Add(perr != nil, "clickhouse", "%v", perr)
+	if _, _, err := net.SplitHostPort(*listen); err != nil {
+		check.Add(true, "listen", "%v", err)
+	}
+	errs = append(errs, check.Err())
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("bad configuration:\n%w", err)
+	}
+	if *keyTTL == 0 {
+		*keyTTL = -1
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	if *autoMigrate {
+		if err := runMigrations(ctx, *ch, false, log); err != nil {
+			return err
+		}
+	}
+	srv, err := server.New(ctx, server.Options{
+		ClickHouse:   *ch,
+		QueryTimeout: *queryTimeout,
+		KeyCacheTTL:  *keyTTL,
+		Logger:       log,
+		Collector: collector.Options{
+			DataDir:        *dataDir,
+			TrustedProxies: proxies,
+			QueueSize:      *queue,
+			BatchSize:      *batch,
+			FlushInterval:  *flush,
+			DedupMaxKeys:   *dedupKeys,
+			RateLimit:      *rate,
+			RateBurst:      *burst,
+		},
+	})
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", *listen)
+	if err != nil {
+		srv.Shutdown(context.Background())
+		return fmt.Errorf("cannot listen on %s: %w", *listen, err)
+	}
+	log.Info("credstats is serving", "listen", ln.Addr().String(), "demo", "http://"+displayAddr(ln.Addr())+"/demo")
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	select {
+	case err = <-served:
+	case <-ctx.Done():
+	}
+	log.Info("shutting down", "timeout", shutdown.String())
+	sctx, cancel := context.WithTimeout(context.Background(), *shutdown)
+	defer cancel()
+	return errors.Join(err, srv.Shutdown(sctx))
+}
+
+func displayAddr(a net.Addr) string {
+	host, port, _ := net.SplitHostPort(a.String())
+	if host == "::" || host == "0.0.0.0" || host == "" {
+		host = "localhost"
+	}
+	return net.JoinHostPort(host, port)
+}
+
+func migrate(args []string) error {
+	fs := flag.NewFlagSet("migrate", flag.ContinueOnError)
+	ch := clickhouseFlag(fs)
+	force := fs.Bool("force", false, "apply migrations over a dirty version, after repairing it by hand")
+	if err := config.Parse(fs, args); err != nil {
+		return err
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	return runMigrations(context.Background(), *ch, *force, log)
+}
+
+func runMigrations(ctx context.Context, dsn string, force bool, log *slog.Logger) error {
+	if err := store.EnsureDatabase(ctx, dsn); err != nil {
+		return err
+	}
+	conn, err := store.Open(ctx, dsn, store.Options{})
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	from, to, err := schema.Migrate(ctx, conn, schema.Options{Logger: log, Force: force})
+	if err != nil {
+		return err
+	}
+	log.Info("schema is current", "from", from, "to", to)
+	return nil
+}
+
+func keysCmd(args []string) error {
+	const keysUsage = `Usage:
+  credstats keys create --name NAME --scope SCOPE [--scope SCOPE]
+  credstats keys list
+  credstats keys revoke ID
+
+Scopes: ` + "events:write, stats:read, dashboard"
+	if len(args) == 0 {
+		return errors.New(keysUsage)
+	}
+	fs := flag.NewFlagSet("keys "+args[0], flag.ContinueOnError)
+	ch := clickhouseFlag(fs)
+	name := fs.String("name", "", "a name that says who uses the key")
+	var scopes config.StringList
+	fs.Var(&scopes, "scope", "a scope: events:write, stats:read or dashboard (repeatable)")
+	sub, rest := args[0], args[1:]
+	var id string
+	if sub == "revoke" && len(rest) > 0 && !strings.HasPrefix(rest[0], "-") {
+		id, rest = rest[0], rest[1:]
+	}
+	if err := config.Parse(fs, rest); err != nil {
+		return err
+	}
+	ctx := context.Background()
+	conn, err := store.Open(ctx, *ch, store.Options{})
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	ks := keys.NewStore(conn, 0)
+	switch sub {
+	case "create":
+		token, k, err := ks.Create(ctx, *name, scopes)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(os.Stderr, "Created key %s (%s) with scopes %s.\nThis is the only time it is shown: store it now.\n", k.ID, k.Name, strings.Join(k.Scopes, ", "))
+		fmt.Println(token)
+	case "list":
+		list, err := ks.List(ctx)
+		if err != nil {
+			return err
+		}
+		w := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(w, "ID\tNAME\tSCOPES\tCREATED\tSTATUS")
+		for _, k := range list {
+			status := "active"
+			if k.Revoked() {
+				status = "revoked " + k.RevokedAt.UTC().Format(time.DateTime)
+			}
+			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", k.ID, k.Name, strings.Join(k.Scopes, ","), k.CreatedAt.UTC().Format(time.DateTime), status)
+		}
+		return w.Flush()
+	case "revoke":
+		if id == "" {
+			return errors.New("which key? credstats keys revoke ID (see credstats keys list)")
+		}
+		if err := ks.Revoke(ctx, id); err != nil {
+			return err
+		}
+		fmt.Fprintf(os.Stderr, "Revoked key %s.\n", id)
+	default:
+		return errors.New(keysUsage)
+	}
+	return nil
+}

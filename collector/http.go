@@ -1,0 +1,142 @@
+package collector
+
+import (
+	"errors"
+	"net/netip"
+	"strings"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/credstats/credstats/internal/apierr"
+	"github.com/credstats/credstats/internal/event"
+)
+
+// MaxBodySize is the largest event body taken; no event needs more.
+const MaxBodySize = 4 << 10
+
+// DroppedHeader says why an answered event was not stored.
+const DroppedHeader = "X-Credstats-Dropped"
+
+// gif is the smallest transparent 1x1 GIF.
+var gif = []byte("GIF89a\x01\x00\x01\x00\x80\x00\x00\x00\x00\x00\x00\x00\x00!\xf9\x04\x01\x00\x00\x00\x00,\x00\x00\x00\x00\x01\x00\x01\x00\x00\x02\x02D\x01\x00;")
+
+// Routes registers the public ingest routes.
+func (c *Collector) Routes(r fiber.Router) {
+	r.Options("/api/event", preflight)
+	r.Post("/api/event", c.Limited(c.postEvent))
+	r.Get("/api/event.gif", c.Limited(c.pixel))
+	r.Post("/awards/:id/event", apierr.BadgesNinja(c.Limited(c.badgesNinjaEvent)))
+}
+
+// Limited wraps a public route's handler so that a client over its rate
+// gets 429 instead.
+func (c *Collector) Limited(h fiber.Handler) fiber.Handler {
+	return func(ctx *fiber.Ctx) error {
+		if !c.Allow(c.clientIP(ctx)) {
+			return apierr.ErrRateLimited
+		}
+		return h(ctx)
+	}
+}
+
+func (c *Collector) clientIP(ctx *fiber.Ctx) netip.Addr {
+	peer, _ := netip.AddrFromSlice(ctx.Context().RemoteIP())
+	return c.ClientIP(peer, ctx.Get(fiber.HeaderXForwardedFor))
+}
+
+func (c *Collector) hit(ctx *fiber.Ctx, in event.Input, source event.Source) Hit {
+	return Hit{Input: in, Source: source, IP: c.clientIP(ctx), UserAgent: ctx.Get(fiber.HeaderUserAgent)}
+}
+
+func preflight(ctx *fiber.Ctx) error {
+	ctx.Set(fiber.HeaderAccessControlAllowOrigin, "*")
+	ctx.Set(fiber.HeaderAccessControlAllowMethods, "POST")
+	ctx.Set(fiber.HeaderAccessControlAllowHeaders, "Content-Type")
+	ctx.Set(fiber.HeaderAccessControlMaxAge, "86400")
+	return ctx.SendStatus(fiber.StatusNoContent)
+}
+
+// checkBody refuses bodies over MaxBodySize and types other than JSON or
+// plain text (what sendBeacon sends, to avoid a CORS preflight).
+func checkBody(ctx *fiber.Ctx) error {
+	if len(ctx.Body()) > MaxBodySize {
+		return apierr.ErrTooLarge
+	}
+	ct, _, _ := strings.Cut(ctx.Get(fiber.HeaderContentType), ";")
+	switch strings.TrimSpace(strings.ToLower(ct)) {
+	case "", fiber.MIMETextPlain, fiber.MIMEApplicationJSON:
+		return nil
+	}
+	return apierr.Invalid("Content-Type must be application/json or text/plain")
+}
+
+func (c *Collector) postEvent(ctx *fiber.Ctx) error {
+	ctx.Set(fiber.HeaderAccessControlAllowOrigin, "*")
+	if err := checkBody(ctx); err != nil {
+		return err
+	}
+	// Decode copies every string out of Fiber's reused buffer.
+	in, err := event.Decode(ctx.Body())
+	if err != nil {
+		return err
+	}
+	res, err := c.Ingest(c.hit(ctx, in, event.Beacon))
+	if err != nil {
+		return ingestErr(err)
+	}
+	if res.Duplicate {
+		ctx.Set(DroppedHeader, "duplicate")
+	}
+	return ctx.SendStatus(fiber.StatusAccepted)
+}
+
+func (c *Collector) pixel(ctx *fiber.Ctx) error {
+	in := event.Input{
+		Credential: ctx.Query("credential"),
+		Type:       ctx.Query("type"),
+		Network:    ctx.Query("network"),
+		Actor:      ctx.Query("actor"),
+		Group:      ctx.Query("group"),
+		URL:        ctx.Query("url"),
+		Referrer:   ctx.Query("referrer"),
+	}
+	in = cloneInput(in)
+	res, err := c.Ingest(c.hit(ctx, in, event.Pixel))
+	if err != nil {
+		return ingestErr(err)
+	}
+	if res.Duplicate {
+		ctx.Set(DroppedHeader, "duplicate")
+	}
+	ctx.Set(fiber.HeaderCacheControl, "no-store")
+	ctx.Set(fiber.HeaderContentType, "image/gif")
+	return ctx.Send(gif)
+}
+
+// ingestErr turns the collector's own refusals into API errors.
+func ingestErr(err error) error {
+	if errors.Is(err, ErrQueueFull) {
+		return apierr.Unavailable(err.Error())
+	}
+	return err
+}
+
+// renameField names a validation error's field as the route's client
+// knows it.
+func renameField(err error, names map[string]string) error {
+	var fe *event.FieldError
+	if errors.As(err, &fe) {
+		if n, ok := names[fe.Field]; ok {
+			fe.Field = n
+		}
+	}
+	return err
+}
+
+// cloneInput copies strings that point into Fiber's reused buffers.
+func cloneInput(in event.Input) event.Input {
+	for _, s := range []*string{&in.Credential, &in.Type, &in.Network, &in.Actor, &in.Group, &in.URL, &in.Referrer} {
+		*s = strings.Clone(*s)
+	}
+	return in
+}

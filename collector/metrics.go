@@ -1,0 +1,64 @@
+package collector
+
+import (
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+type metrics struct {
+	received   *prometheus.CounterVec
+	accepted   *prometheus.CounterVec
+	dropped    *prometheus.CounterVec
+	batchSize  prometheus.Histogram
+	flushTime  prometheus.Histogram
+	flushFails prometheus.Counter
+}
+
+func newMetrics(reg prometheus.Registerer, c *Collector) *metrics {
+	m := &metrics{
+		received: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "credstats_events_received_total", Help: "Events received, by source.",
+		}, []string{"source"}),
+		accepted: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "credstats_events_accepted_total", Help: "Events queued for storage, by source and bot reason (empty for people).",
+		}, []string{"source", "bot"}),
+		dropped: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "credstats_events_dropped_total", Help: "Events not stored, by reason.",
+		}, []string{"reason"}),
+		batchSize: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "credstats_batch_size", Help: "Events per batch written to ClickHouse.",
+			Buckets: prometheus.ExponentialBuckets(1, 4, 10),
+		}),
+		flushTime: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "credstats_flush_seconds", Help: "Time to write one batch to ClickHouse.",
+			Buckets: prometheus.ExponentialBuckets(0.001, 3, 10),
+		}),
+		flushFails: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "credstats_flush_failures_total", Help: "Batch writes that failed and were retried.",
+		}),
+	}
+	if reg != nil {
+		reg.MustRegister(m.received, m.accepted, m.dropped, m.batchSize, m.flushTime, m.flushFails,
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+				Name: "credstats_queue_depth", Help: "Events waiting for the batch writer.",
+			}, func() float64 { return float64(c.batcher.Len()) }),
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+				Name: "credstats_dedup_keys", Help: "Live keys in the 24-hour dedup set.",
+			}, func() float64 { return float64(c.dedup.Len()) }),
+			prometheus.NewCounterFunc(prometheus.CounterOpts{
+				Name: "credstats_dedup_evictions_total", Help: "Dedup keys dropped before their window ended because the set was full.",
+			}, func() float64 { return float64(c.dedup.Evictions()) }),
+		)
+	}
+	return m
+}
+
+func (m *metrics) observeFlush(n int, took time.Duration, err error) {
+	if err != nil {
+		m.flushFails.Inc()
+		return
+	}
+	m.batchSize.Observe(float64(n))
+	m.flushTime.Observe(took.Seconds())
+}

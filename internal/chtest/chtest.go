@@ -1,0 +1,58 @@
+// Package chtest gives integration tests a fresh, migrated database on the
+// real ClickHouse server that `make test` starts.
+package chtest
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
+	"github.com/credstats/credstats/internal/store"
+	"github.com/credstats/credstats/schema"
+)
+
+// Addr is the test server: $CREDSTATS_TEST_CLICKHOUSE, or the one `make
+// test` starts.
+func Addr() string {
+	if a := os.Getenv("CREDSTATS_TEST_CLICKHOUSE"); a != "" {
+		return strings.TrimSuffix(a, "/")
+	}
+	return "clickhouse://127.0.0.1:19000"
+}
+
+// New creates a database with a random name, migrates it, and drops it
+// when the test ends. It returns the database's address and a connection.
+func New(t testing.TB) (dsn string, conn driver.Conn) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	b := make([]byte, 6)
+	rand.Read(b)
+	dsn = Addr() + "/test_" + hex.EncodeToString(b)
+	if err := store.EnsureDatabase(ctx, dsn); err != nil {
+		t.Fatalf("%v (is the test ClickHouse running? `make test` starts it)", err)
+	}
+	conn, err := store.Open(ctx, dsn, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := schema.Migrate(ctx, conn, schema.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		db := dsn[strings.LastIndex(dsn, "/")+1:]
+		if err := conn.Exec(ctx, "DROP DATABASE IF EXISTS "+db); err != nil {
+			t.Errorf("cannot drop %s: %v", db, err)
+		}
+		conn.Close()
+	})
+	return dsn, conn
+}

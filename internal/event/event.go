@@ -1,0 +1,179 @@
+// Package event holds the credstats event model: what a person did on one
+// credential, the closed sets its fields take, and the rules a client's input
+// must pass before it becomes an Event.
+package event
+
+import (
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// Type is what a person did. Its names are the values of the `type` field
+// and of the Enum8 column in ClickHouse.
+type Type uint8
+
+const (
+	TypeNone Type = iota
+	View
+	Share
+	Download
+	Verify
+	LinkedInAdd
+	LinkCopy
+)
+
+var typeNames = [...]string{"", "view", "share", "download", "verify", "linkedin_add", "link_copy"}
+
+func (t Type) String() string { return name(typeNames[:], int(t)) }
+
+// ParseType maps a type name to its Type; ok is false for an unknown name.
+func ParseType(s string) (Type, bool) {
+	i, ok := lookup(typeNames[1:], s)
+	return Type(i + 1), ok
+}
+
+// Types lists every Type, in column order.
+func Types() []Type { return []Type{View, Share, Download, Verify, LinkedInAdd, LinkCopy} }
+
+// Network is where a credential was shared to; NetworkNone for every type
+// but Share.
+type Network uint8
+
+const (
+	NetworkNone Network = iota
+	LinkedIn
+	Twitter
+	Facebook
+	Messenger
+	WhatsApp
+	Pinterest
+	Telegram
+	Weibo
+	Email
+	Other
+)
+
+var networkNames = [...]string{"", "linkedin", "twitter", "facebook", "messenger", "whatsapp", "pinterest", "telegram", "weibo", "email", "other"}
+
+func (n Network) String() string { return name(networkNames[:], int(n)) }
+
+// ParseNetwork maps a network name to its Network. The empty name is
+// NetworkNone.
+func ParseNetwork(s string) (Network, bool) {
+	i, ok := lookup(networkNames[:], s)
+	return Network(i), ok
+}
+
+// Networks lists every Network a share can go to.
+func Networks() []Network {
+	return []Network{LinkedIn, Twitter, Facebook, Messenger, WhatsApp, Pinterest, Telegram, Weibo, Email, Other}
+}
+
+// Actor is who acted: the credential's recipient or anybody else.
+type Actor uint8
+
+const (
+	Guest Actor = iota + 1
+	Recipient
+)
+
+var actorNames = [...]string{"", "guest", "recipient"}
+
+func (a Actor) String() string { return name(actorNames[:], int(a)) }
+
+// ParseActor maps an actor name to its Actor; the empty name is Guest.
+func ParseActor(s string) (Actor, bool) {
+	if s == "" {
+		return Guest, true
+	}
+	i, ok := lookup(actorNames[1:], s)
+	return Actor(i + 1), ok
+}
+
+// Source is the route an event came in by.
+type Source uint8
+
+const (
+	Beacon Source = iota + 1
+	Pixel
+	API
+)
+
+var sourceNames = [...]string{"", "beacon", "pixel", "api"}
+
+func (s Source) String() string { return name(sourceNames[:], int(s)) }
+
+// Device is the class of device the user agent names.
+type Device uint8
+
+const (
+	DeviceUnknown Device = iota
+	Desktop
+	Mobile
+	Tablet
+	DeviceBot
+)
+
+var deviceNames = [...]string{"unknown", "desktop", "mobile", "tablet", "bot"}
+
+func (d Device) String() string { return name(deviceNames[:], int(d)) }
+
+// BotReason says why an event was taken for a bot's; NotBot for a person's.
+// Bots' events are stored with their reason and left out of every count.
+type BotReason uint8
+
+const (
+	NotBot BotReason = iota
+	// NoUserAgent: the request named no user agent at all.
+	NoUserAgent
+	// Crawler: the user-agent library knows it as a crawler or spider.
+	Crawler
+	// Headless: a browser driven by a program (headless Chrome, PhantomJS).
+	Headless
+	// NotBrowser: a user agent that names no browser or operating system,
+	// such as curl, an HTTP library or a link-preview fetcher.
+	NotBrowser
+)
+
+var botNames = [...]string{"", "no_user_agent", "crawler", "headless", "not_browser"}
+
+func (b BotReason) String() string { return name(botNames[:], int(b)) }
+
+// Event is one accepted event with its server-side fields, as stored.
+type Event struct {
+	ID           uuid.UUID
+	Time         time.Time
+	Credential   string
+	Group        string
+	Type         Type
+	Network      Network
+	Actor        Actor
+	Source       Source
+	URLHost      string
+	URLPath      string
+	ReferrerHost string
+	ReferrerPath string
+	Visitor      uint64 // keyed hash of IP and user agent; the salt rotates daily
+	Country      string // ISO 3166 alpha-2, empty where unknown
+	Browser      string
+	OS           string
+	Device       Device
+	Bot          BotReason
+}
+
+func name(names []string, i int) string {
+	if i < 0 || i >= len(names) {
+		return ""
+	}
+	return names[i]
+}
+
+func lookup(names []string, s string) (int, bool) {
+	for i, n := range names {
+		if n == s {
+			return i, true
+		}
+	}
+	return 0, false
+}

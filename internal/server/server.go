@@ -1,0 +1,198 @@
+// Package server puts the collector, the aggregator, the beacon and the
+// demo page behind one Fiber app, and starts and stops them in order.
+package server
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strings"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/middleware/adaptor"
+	"github.com/gofiber/fiber/v2/middleware/recover"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/credstats/credstats/aggregator"
+	beaconjs "github.com/credstats/credstats/beacon-js"
+	"github.com/credstats/credstats/collector"
+	"github.com/credstats/credstats/internal/apierr"
+	"github.com/credstats/credstats/internal/demo"
+	"github.com/credstats/credstats/internal/event"
+	"github.com/credstats/credstats/internal/keys"
+	"github.com/credstats/credstats/internal/store"
+	"github.com/credstats/credstats/schema"
+)
+
+// Options configure a Server.
+type Options struct {
+	ClickHouse   string        // clickhouse://host:port/database
+	QueryTimeout time.Duration // bound on each stats query; default 10s
+	KeyCacheTTL  time.Duration // how long a checked API key is trusted; negative: not cached
+	Logger       *slog.Logger
+	// Collector's Sink, Logger and Registerer are filled in by New.
+	Collector collector.Options
+}
+
+// Server is the whole credstats service.
+type Server struct {
+	o         Options
+	app       *fiber.App
+	collector *collector.Collector
+	write     driver.Conn // inserts
+	read      driver.Conn // read-only, time-limited
+}
+
+// New connects to ClickHouse (the schema must be migrated), starts the
+// collector and builds the routes.
+func New(ctx context.Context, o Options) (*Server, error) {
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.QueryTimeout == 0 {
+		o.QueryTimeout = 10 * time.Second
+	}
+	if o.KeyCacheTTL == 0 {
+		o.KeyCacheTTL = 10 * time.Second
+	}
+	s := &Server{o: o}
+	var err error
+	if s.write, err = store.Open(ctx, o.ClickHouse, store.Options{}); err != nil {
+		return nil, err
+	}
+	if s.read, err = store.Open(ctx, o.ClickHouse, store.Options{ReadOnly: true, MaxExecutionTime: o.QueryTimeout}); err != nil {
+		s.write.Close()
+		return nil, err
+	}
+	if err := s.checkSchema(ctx); err != nil {
+		s.closeConns()
+		return nil, err
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	co := o.Collector
+	co.Sink = collector.ClickHouseSink{Conn: s.write}
+	co.Logger = o.Logger
+	co.Registerer = reg
+	if s.collector, err = collector.New(co); err != nil {
+		s.closeConns()
+		return nil, err
+	}
+	s.app = fiber.New(fiber.Config{
+		ErrorHandler:          apierr.Handler(o.Logger),
+		BodyLimit:             64 << 10,
+		ReadTimeout:           10 * time.Second,
+		WriteTimeout:          10 * time.Second,
+		IdleTimeout:           60 * time.Second,
+		DisableStartupMessage: true,
+	})
+	s.routes(reg, keys.NewStore(s.write, o.KeyCacheTTL))
+	return s, nil
+}
+
+func (s *Server) routes(reg *prometheus.Registry, keyStore *keys.Store) {
+	app := s.app
+	app.Use(recover.New())
+	app.Get("/healthz", func(c *fiber.Ctx) error { return c.JSON(fiber.Map{"status": "ok"}) })
+	app.Get("/readyz", s.readyz)
+	app.Get("/metrics", adaptor.HTTPHandler(promhttp.HandlerFor(reg, promhttp.HandlerOpts{})))
+
+	app.Get("/beacon.js", beacon(false))
+	app.Get("/beacon.:version.js", beacon(true))
+	app.Get("/", func(c *fiber.Ctx) error { return c.Redirect("/demo") })
+	app.Get("/demo", demoPage)
+	app.Get("/demo/:credential", demoPage)
+
+	s.collector.Routes(app)
+	s.collector.CertifierRoutes(app, keyStore.Require(keys.EventsWrite))
+	aggregator.Store{Conn: s.read}.Routes(app, s.collector.Limited)
+
+	app.Use(func(c *fiber.Ctx) error { return apierr.NotFound("no route " + c.Method() + " " + c.Path()) })
+}
+
+// beacon serves the script: /beacon.js for embeds, revalidated hourly,
+// and /beacon.VERSION.js, cached for good when VERSION is the current one.
+func beacon(versioned bool) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		c.Set(fiber.HeaderContentType, "text/javascript; charset=utf-8")
+		c.Set(fiber.HeaderETag, `"`+beaconjs.Version+`"`)
+		c.Set(fiber.HeaderAccessControlAllowOrigin, "*")
+		switch {
+		case versioned && c.Params("version") == beaconjs.Version:
+			c.Set(fiber.HeaderCacheControl, "public, max-age=31536000, immutable")
+		default:
+			c.Set(fiber.HeaderCacheControl, "public, max-age=3600")
+		}
+		if c.Get(fiber.HeaderIfNoneMatch) == `"`+beaconjs.Version+`"` {
+			return c.SendStatus(fiber.StatusNotModified)
+		}
+		return c.Send(beaconjs.Script)
+	}
+}
+
+func demoPage(c *fiber.Ctx) error {
+	id := c.Params("credential", "demo-credential")
+	if !event.ValidID(id) {
+		return apierr.Invalid("credential: must be 1-128 characters of A-Z, a-z, 0-9, '.', '_', ':' and '-'")
+	}
+	group := c.Query("group", "demo-program")
+	if !event.ValidID(group) {
+		group = ""
+	}
+	var buf bytes.Buffer
+	if err := demo.Render(&buf, demo.Page{Credential: id, Group: group, BeaconSrc: "/beacon.js"}); err != nil {
+		return err
+	}
+	c.Set(fiber.HeaderContentType, fiber.MIMETextHTMLCharsetUTF8)
+	return c.Send(buf.Bytes())
+}
+
+func (s *Server) readyz(c *fiber.Ctx) error {
+	ctx, cancel := context.WithTimeout(c.UserContext(), 2*time.Second)
+	defer cancel()
+	if err := s.checkSchema(ctx); err != nil {
+		return apierr.Unavailable(err.Error())
+	}
+	return c.JSON(fiber.Map{"status": "ready", "schema": schema.Latest(), "queue": s.collector.QueueLen()})
+}
+
+func (s *Server) checkSchema(ctx context.Context) error {
+	st, err := schema.Current(ctx, s.write)
+	switch {
+	case err != nil:
+		return fmt.Errorf("ClickHouse is not reachable: %w", err)
+	case st.Version != schema.Latest() || st.Dirty:
+		return fmt.Errorf("the schema is at version %d (dirty %v), this build needs %d: run `credstats migrate`", st.Version, st.Dirty, schema.Latest())
+	}
+	return nil
+}
+
+// Serve answers requests on ln until Shutdown.
+func (s *Server) Serve(ln net.Listener) error {
+	err := s.app.Listener(ln)
+	if err != nil && !errors.Is(err, net.ErrClosed) && !strings.Contains(err.Error(), "closed") {
+		return err
+	}
+	return nil
+}
+
+// Shutdown stops taking requests, then writes what the collector holds and
+// closes the connections; the steps after HTTP give up when ctx ends.
+func (s *Server) Shutdown(ctx context.Context) error {
+	httpErr := s.app.ShutdownWithContext(ctx)
+	collErr := s.collector.Close(ctx)
+	s.closeConns()
+	return errors.Join(httpErr, collErr)
+}
+
+func (s *Server) closeConns() {
+	s.write.Close()
+	s.read.Close()
+}

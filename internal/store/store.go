@@ -1,0 +1,115 @@
+// Package store opens connections to ClickHouse over the native protocol,
+// the one that works on every server credstats supports (18.16 onwards).
+package store
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+)
+
+// Options tune a connection.
+type Options struct {
+	// ReadOnly asks the server to refuse every write on this connection.
+	ReadOnly bool
+	// MaxExecutionTime bounds each query on the server; 0 leaves it unbounded.
+	MaxExecutionTime time.Duration
+}
+
+// ParseDSN checks a clickhouse://host:port/database address and returns
+// the database it names.
+func ParseDSN(dsn string) (*clickhouse.Options, error) {
+	if !strings.HasPrefix(dsn, "clickhouse://") && !strings.HasPrefix(dsn, "tcp://") {
+		return nil, fmt.Errorf("cannot parse ClickHouse address %q: want clickhouse://host:port/database", dsn)
+	}
+	opts, err := clickhouse.ParseDSN(dsn)
+	if err != nil {
+		return nil, fmt.Errorf("cannot parse ClickHouse address %q: %w", dsn, err)
+	}
+	if opts.Auth.Database == "" {
+		opts.Auth.Database = "default"
+	}
+	return opts, nil
+}
+
+// Open connects to ClickHouse and checks that the server answers.
+func Open(ctx context.Context, dsn string, o Options) (driver.Conn, error) {
+	opts, err := ParseDSN(dsn)
+	if err != nil {
+		return nil, err
+	}
+	if opts.DialTimeout == 0 {
+		opts.DialTimeout = 5 * time.Second
+	}
+	if opts.Settings == nil {
+		opts.Settings = clickhouse.Settings{}
+	}
+	if o.ReadOnly {
+		// 2 still lets the client set per-query settings such as the time limit.
+		opts.Settings["readonly"] = 2
+	}
+	if o.MaxExecutionTime > 0 {
+		opts.Settings["max_execution_time"] = int(o.MaxExecutionTime.Seconds() + 0.999)
+	}
+	conn, err := clickhouse.Open(opts)
+	if err != nil {
+		return nil, fmt.Errorf("cannot open ClickHouse at %s: %w", redact(opts), err)
+	}
+	if err := conn.Ping(ctx); err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("cannot reach ClickHouse at %s: %w", redact(opts), err)
+	}
+	return conn, nil
+}
+
+// EnsureDatabase creates the database that dsn names if it is missing.
+func EnsureDatabase(ctx context.Context, dsn string) error {
+	opts, err := ParseDSN(dsn)
+	if err != nil {
+		return err
+	}
+	db := opts.Auth.Database
+	if !validName(db) {
+		return fmt.Errorf("cannot use database name %q: use letters, digits and '_'", db)
+	}
+	opts.Auth.Database = "default"
+	conn, err := clickhouse.Open(opts)
+	if err != nil {
+		return fmt.Errorf("cannot open ClickHouse at %s: %w", redact(opts), err)
+	}
+	defer conn.Close()
+	if err := conn.Exec(ctx, "CREATE DATABASE IF NOT EXISTS "+db); err != nil {
+		return fmt.Errorf("cannot create database %s: %w", db, err)
+	}
+	return nil
+}
+
+// Version returns the server's major and minor version.
+func Version(conn driver.Conn) (major, minor uint64, err error) {
+	v, err := conn.ServerVersion()
+	if err != nil {
+		return 0, 0, fmt.Errorf("cannot read the ClickHouse server version: %w", err)
+	}
+	return v.Version.Major, v.Version.Minor, nil
+}
+
+func validName(s string) bool {
+	if s == "" || len(s) > 64 {
+		return false
+	}
+	for _, c := range s {
+		if !(c == '_' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9') {
+			return false
+		}
+	}
+	return true
+}
+
+// redact names the server and database but never the password.
+func redact(o *clickhouse.Options) string {
+	return strings.Join(o.Addr, ",") + "/" + o.Auth.Database
+}

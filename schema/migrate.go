@@ -1,0 +1,216 @@
+// Package schema holds the ClickHouse DDL as numbered, embedded .sql files
+// and the runner that applies them in order, recording each version.
+//
+// A file is a text/template over Features, so that what only newer servers
+// have is switched on by server version; statements end with a semicolon at
+// the end of a line.
+package schema
+
+import (
+	"bytes"
+	"context"
+	"embed"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"path"
+	"sort"
+	"strconv"
+	"strings"
+	"text/template"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
+	"github.com/credstats/credstats/internal/store"
+)
+
+//go:embed sql/*.sql
+var files embed.FS
+
+// Features are what a migration may switch on by server version.
+type Features struct {
+	// Dict is the column type for repetitive strings: LowCardinality(String)
+	// where the server has it as a stable type (19.x had it experimental),
+	// String elsewhere.
+	Dict string
+}
+
+// FeaturesFor returns the features of a server version.
+func FeaturesFor(major, minor uint64) Features {
+	f := Features{Dict: "String"}
+	if major >= 20 {
+		f.Dict = "LowCardinality(String)"
+	}
+	return f
+}
+
+// Migration is one numbered file.
+type Migration struct {
+	Version int
+	Name    string
+	text    string
+}
+
+// Migrations returns the embedded migrations in order.
+func Migrations() []Migration {
+	entries, err := fs.ReadDir(files, "sql")
+	if err != nil {
+		panic(err) // The files are embedded: this cannot fail at run time.
+	}
+	var ms []Migration
+	for _, e := range entries {
+		num, _, ok := strings.Cut(e.Name(), "_")
+		v, err := strconv.Atoi(num)
+		if !ok || err != nil {
+			panic("schema: migration file without a number: " + e.Name())
+		}
+		text, _ := files.ReadFile(path.Join("sql", e.Name()))
+		ms = append(ms, Migration{Version: v, Name: e.Name(), text: string(text)})
+	}
+	sort.Slice(ms, func(i, j int) bool { return ms[i].Version < ms[j].Version })
+	return ms
+}
+
+// Latest is the version the embedded migrations lead to.
+func Latest() int {
+	ms := Migrations()
+	return ms[len(ms)-1].Version
+}
+
+// Statements renders the migration for the given features and splits it
+// into statements.
+func (m Migration) Statements(f Features) ([]string, error) {
+	t, err := template.New(m.Name).Option("missingkey=error").Parse(m.text)
+	if err != nil {
+		return nil, fmt.Errorf("cannot parse migration %s: %w", m.Name, err)
+	}
+	var buf bytes.Buffer
+	if err := t.Execute(&buf, f); err != nil {
+		return nil, fmt.Errorf("cannot render migration %s: %w", m.Name, err)
+	}
+	var stmts []string
+	var cur strings.Builder
+	for _, line := range strings.Split(buf.String(), "\n") {
+		if strings.HasPrefix(strings.TrimSpace(line), "--") {
+			continue
+		}
+		cur.WriteString(line)
+		cur.WriteByte('\n')
+		if strings.HasSuffix(strings.TrimSpace(line), ";") {
+			stmts = append(stmts, strings.TrimSuffix(strings.TrimSpace(cur.String()), ";"))
+			cur.Reset()
+		}
+	}
+	if rest := strings.TrimSpace(cur.String()); rest != "" {
+		stmts = append(stmts, rest)
+	}
+	return stmts, nil
+}
+
+const createVersions = `CREATE TABLE IF NOT EXISTS schema_migrations (
+    version UInt32,
+    dirty UInt8,
+    applied_at DateTime,
+    seq UInt64
+) ENGINE = MergeTree ORDER BY seq`
+
+// State is the applied schema version; Dirty means a migration stopped
+// half-way and needs a person to look at it.
+type State struct {
+	Version int
+	Dirty   bool
+}
+
+// Current reads the applied version; a database never migrated is version 0.
+func Current(ctx context.Context, conn driver.Conn) (State, error) {
+	var exists uint8
+	if err := conn.QueryRow(ctx, "SELECT count() > 0 FROM system.tables WHERE database = currentDatabase() AND name = 'schema_migrations'").Scan(&exists); err != nil {
+		return State{}, fmt.Errorf("cannot read the schema version: %w", err)
+	}
+	if exists == 0 {
+		return State{}, nil
+	}
+	var version uint32
+	var dirty uint8
+	err := conn.QueryRow(ctx, "SELECT version, dirty FROM schema_migrations ORDER BY seq DESC LIMIT 1").Scan(&version, &dirty)
+	if err != nil && !strings.Contains(err.Error(), "no rows") {
+		return State{}, fmt.Errorf("cannot read the schema version: %w", err)
+	}
+	return State{Version: int(version), Dirty: dirty == 1}, nil
+}
+
+// Options for Migrate.
+type Options struct {
+	Logger *slog.Logger
+	// Force applies migrations even when the recorded version is dirty,
+	// after a person has repaired the half-applied one.
+	Force bool
+}
+
+// Migrate applies every migration newer than the recorded version and
+// returns the versions it went from and to. It refuses to run on a
+// half-applied (dirty) version unless forced.
+func Migrate(ctx context.Context, conn driver.Conn, o Options) (from, to int, err error) {
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if err := conn.Exec(ctx, createVersions); err != nil {
+		return 0, 0, fmt.Errorf("cannot create schema_migrations: %w", err)
+	}
+	st, err := Current(ctx, conn)
+	if err != nil {
+		return 0, 0, err
+	}
+	if st.Dirty && !o.Force {
+		return st.Version, st.Version, fmt.Errorf("schema version %d is dirty: a migration stopped half-way; repair it by hand, then run `credstats migrate --force`", st.Version)
+	}
+	major, minor, err := store.Version(conn)
+	if err != nil {
+		return st.Version, st.Version, err
+	}
+	features := FeaturesFor(major, minor)
+	from, to = st.Version, st.Version
+	for _, m := range Migrations() {
+		if m.Version < st.Version || (m.Version == st.Version && !st.Dirty) {
+			continue
+		}
+		stmts, err := m.Statements(features)
+		if err != nil {
+			return from, to, err
+		}
+		if err := record(ctx, conn, m.Version, true); err != nil {
+			return from, to, err
+		}
+		for _, s := range stmts {
+			if err := conn.Exec(ctx, s); err != nil {
+				return from, to, fmt.Errorf("cannot apply migration %s (version %d left dirty): %w", m.Name, m.Version, err)
+			}
+		}
+		if err := record(ctx, conn, m.Version, false); err != nil {
+			return from, to, err
+		}
+		o.Logger.Info("migration applied", "version", m.Version, "name", m.Name)
+		to = m.Version
+	}
+	return from, to, nil
+}
+
+func record(ctx context.Context, conn driver.Conn, version int, dirty bool) error {
+	b, err := conn.PrepareBatch(ctx, "INSERT INTO schema_migrations (version, dirty, applied_at, seq)")
+	if err != nil {
+		return fmt.Errorf("cannot record schema version %d: %w", version, err)
+	}
+	var d uint8
+	if dirty {
+		d = 1
+	}
+	now := time.Now()
+	if err := b.Append(uint32(version), d, now, uint64(now.UnixNano())); err != nil {
+		return fmt.Errorf("cannot record schema version %d: %w", version, err)
+	}
+	if err := b.Send(); err != nil {
+		return fmt.Errorf("cannot record schema version %d: %w", version, err)
+	}
+	return nil
+}

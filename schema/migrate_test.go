@@ -1,0 +1,70 @@
+package schema_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/credstats/credstats/internal/chtest"
+	"github.com/credstats/credstats/schema"
+)
+
+func TestMigrateIsIdempotentAndRecordsTheVersion(t *testing.T) {
+	ctx := context.Background()
+	_, conn := chtest.New(t) // migrates once
+	st, err := schema.Current(ctx, conn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Version != schema.Latest() || st.Dirty {
+		t.Fatalf("state %+v after migrating, want version %d clean", st, schema.Latest())
+	}
+	from, to, err := schema.Migrate(ctx, conn, schema.Options{})
+	if err != nil || from != to || to != schema.Latest() {
+		t.Fatalf("second run: %d -> %d, %v; want no change", from, to, err)
+	}
+	for _, table := range []string{"events", "credential_daily", "credential_daily_mv", "api_keys"} {
+		var n uint64
+		if err := conn.QueryRow(ctx, "SELECT count() FROM system.tables WHERE database = currentDatabase() AND name = ?", table).Scan(&n); err != nil || n != 1 {
+			t.Errorf("table %s: count %d, %v", table, n, err)
+		}
+	}
+}
+
+func TestMigrateRefusesADirtyVersion(t *testing.T) {
+	ctx := context.Background()
+	_, conn := chtest.New(t)
+	// The record a migration leaves when it stops half-way through version 2.
+	if err := conn.Exec(ctx, "INSERT INTO schema_migrations (version, dirty, applied_at, seq) SELECT 2, 1, now(), ?", uint64(time.Now().UnixNano())); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err := schema.Migrate(ctx, conn, schema.Options{})
+	if err == nil || !strings.Contains(err.Error(), "dirty") {
+		t.Fatalf("migrate on a dirty version: %v, want a refusal", err)
+	}
+	if _, to, err := schema.Migrate(ctx, conn, schema.Options{Force: true}); err != nil || to != schema.Latest() {
+		t.Fatalf("forced migrate: to %d, %v", to, err)
+	}
+	st, _ := schema.Current(ctx, conn)
+	if st.Dirty || st.Version != schema.Latest() {
+		t.Fatalf("after forced migrate: %+v", st)
+	}
+}
+
+func TestFeaturesByServerVersion(t *testing.T) {
+	for _, m := range schema.Migrations() {
+		for _, f := range []schema.Features{schema.FeaturesFor(18, 16), schema.FeaturesFor(25, 3)} {
+			stmts, err := m.Statements(f)
+			if err != nil || len(stmts) == 0 {
+				t.Fatalf("%s: %d statements, %v", m.Name, len(stmts), err)
+			}
+		}
+	}
+	if d := schema.FeaturesFor(18, 16).Dict; d != "String" {
+		t.Errorf("18.16 gets %s, want String", d)
+	}
+	if d := schema.FeaturesFor(24, 8).Dict; d != "LowCardinality(String)" {
+		t.Errorf("24.8 gets %s", d)
+	}
+}

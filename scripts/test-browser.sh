@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Runs the beacon's browser tests against a real `credstats serve` on a
+# fresh database of the test ClickHouse, then stops the server.
+set -euo pipefail
+bin=$1 listen=$2 ch_port=$3 ch_http=$4
+root=$(cd "$(dirname "$0")/.." && pwd)
+db="browser_$(date +%s)_$$"
+data=$(mktemp -d)
+log="$data/serve.log"
+
+"$bin" serve --listen "$listen" --clickhouse "clickhouse://127.0.0.1:$ch_port/$db" --data-dir "$data" >"$log" 2>&1 &
+pid=$!
+cleanup() {
+	kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null || true
+	curl -s "http://127.0.0.1:$ch_http/" --data-binary "DROP DATABASE IF EXISTS $db" >/dev/null || true
+	rm -rf "$data"
+}
+trap cleanup EXIT
+
+for _ in $(seq 1 100); do
+	curl -fs "http://$listen/readyz" >/dev/null 2>&1 && break
+	kill -0 "$pid" 2>/dev/null || { echo "credstats serve did not start:"; cat "$log"; exit 1; }
+	sleep 0.1
+done
+curl -fs "http://$listen/readyz" >/dev/null || { echo "credstats serve is not ready:"; cat "$log"; exit 1; }
+
+cd "$root/beacon-js"
+CREDSTATS_URL="http://$listen" CREDSTATS_CH_HTTP="http://127.0.0.1:$ch_http" CREDSTATS_CH_DB="$db" \
+	node --test test/*.test.mjs || { echo "--- credstats serve log"; tail -50 "$log"; exit 1; }
