@@ -19,31 +19,19 @@ import (
 
 	"github.com/credstats/credstats/collector"
 	"github.com/credstats/credstats/internal/chtest"
+	"github.com/credstats/credstats/internal/fakeclock"
 	"github.com/credstats/credstats/internal/keys"
 	"github.com/credstats/credstats/internal/server"
 )
 
 const browserUA = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36"
 
-// clock is the collector's clock in these tests; they move it by hand.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
 // env is one running credstats server on a fresh database.
 type env struct {
 	t       *testing.T
 	dsn     string
 	conn    driver.Conn
-	clock   *clock
+	clock   *fakeclock.Clock
 	dataDir string
 	log     *bytes.Buffer
 	srv     *server.Server
@@ -55,7 +43,7 @@ func newEnv(t *testing.T, opts func(*server.Options)) *env {
 	dsn, conn := chtest.New(t)
 	e := &env{
 		t: t, dsn: dsn, conn: conn, opts: opts,
-		clock:   &clock{t: time.Now().UTC().Truncate(time.Second)},
+		clock:   fakeclock.New(time.Now().UTC().Truncate(time.Second)),
 		dataDir: t.TempDir(),
 		log:     &bytes.Buffer{},
 	}

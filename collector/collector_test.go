@@ -1,0 +1,292 @@
+package collector_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/credstats/credstats/collector"
+	"github.com/credstats/credstats/internal/event"
+	"github.com/credstats/credstats/internal/fakeclock"
+)
+
+const chrome = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36"
+
+// memSink is a sink for the pipeline's logic tests: it keeps what it is
+// given, and can be made to fail or to block.
+type memSink struct {
+	mu      sync.Mutex
+	events  []event.Event
+	batches int
+	fail    int           // fail this many writes first
+	gate    chan struct{} // when set, each write waits for a receive
+}
+
+func (s *memSink) Write(ctx context.Context, events []event.Event) error {
+	if s.gate != nil {
+		select {
+		case <-s.gate:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.fail > 0 {
+		s.fail--
+		return errors.New("server is down")
+	}
+	s.events = append(s.events, events...)
+	s.batches++
+	return nil
+}
+
+func (s *memSink) stored() []event.Event {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]event.Event(nil), s.events...)
+}
+
+func newCollector(t testing.TB, sink collector.Sink, o collector.Options) *collector.Collector {
+	t.Helper()
+	o.Sink = sink
+	if o.DataDir == "" {
+		o.DataDir = t.TempDir()
+	}
+	c, err := collector.New(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func view(credential string, ip string) collector.Hit {
+	return collector.Hit{
+		Input:     event.Input{Credential: credential, Type: "view"},
+		Source:    event.Beacon,
+		IP:        netip.MustParseAddr(ip),
+		UserAgent: chrome,
+	}
+}
+
+func closeOK(t *testing.T, c *collector.Collector) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := c.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestFullQueueRefusesAndLosesNothingAccepted(t *testing.T) {
+	sink := &memSink{gate: make(chan struct{})}
+	c := newCollector(t, sink, collector.Options{QueueSize: 3, BatchSize: 1, FlushInterval: time.Hour})
+	accepted := 0
+	var err error
+	for i := 0; i < 10 && err == nil; i++ {
+		_, err = c.Ingest(view(fmt.Sprintf("c%d", i), "192.0.2.1"))
+		if err == nil {
+			accepted++
+		}
+	}
+	if !errors.Is(err, collector.ErrQueueFull) {
+		t.Fatalf("a blocked sink never filled the queue: %v", err)
+	}
+	close(sink.gate) // the server is back
+	closeOK(t, c)
+	if got := len(sink.stored()); got != accepted {
+		t.Errorf("%d events stored, %d accepted", got, accepted)
+	}
+}
+
+func TestFailedWritesAreRetriedWithoutDuplicates(t *testing.T) {
+	sink := &memSink{fail: 3}
+	c := newCollector(t, sink, collector.Options{BatchSize: 4, FlushInterval: time.Millisecond})
+	for i := range 10 {
+		if _, err := c.Ingest(view(fmt.Sprintf("c%d", i), "192.0.2.1")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	closeOK(t, c)
+	seen := map[string]int{}
+	for _, e := range sink.stored() {
+		seen[e.Credential]++
+	}
+	for i := range 10 {
+		if n := seen[fmt.Sprintf("c%d", i)]; n != 1 {
+			t.Errorf("c%d stored %d times", i, n)
+		}
+	}
+}
+
+func TestCloseGivesUpWhenItsContextEnds(t *testing.T) {
+	sink := &memSink{fail: 1 << 30}
+	c := newCollector(t, sink, collector.Options{FlushInterval: time.Millisecond})
+	if _, err := c.Ingest(view("c", "192.0.2.1")); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if err := c.Close(ctx); err == nil {
+		t.Fatal("Close reported success although nothing could be written")
+	}
+}
+
+func TestDedupCrossesMidnight(t *testing.T) {
+	clk := &fakeclock.Clock{}
+	sink := &memSink{}
+	c := newCollector(t, sink, collector.Options{Now: clk.Now})
+	defer closeOK(t, c)
+	f := func(at string, wantDuplicate bool) {
+		t.Helper()
+		tm, _ := time.Parse(time.DateTime, at)
+		clk.Set(tm)
+		res, err := c.Ingest(view("midnight", "192.0.2.7"))
+		if err != nil || res.Duplicate != wantDuplicate {
+			t.Errorf("%s: duplicate %v (%v), want %v", at, res.Duplicate, err, wantDuplicate)
+		}
+	}
+	f("2026-03-01 23:30:00", false)
+	f("2026-03-02 00:10:00", true) // a new day's salt, yesterday's key still holds
+	f("2026-03-02 23:29:59", true)
+	f("2026-03-02 23:30:00", false) // 24 hours after the first counted view
+	f("2026-03-03 08:00:00", true)
+}
+
+func TestVisitorHashRotatesDaily(t *testing.T) {
+	clk := fakeclock.New(time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC))
+	c := newCollector(t, &memSink{}, collector.Options{Now: clk.Now})
+	defer closeOK(t, c)
+	visitor := func(credential, ip string) uint64 {
+		t.Helper()
+		res, err := c.Ingest(view(credential, ip))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res.Event.Visitor
+	}
+	a := visitor("v1", "192.0.2.1")
+	if b := visitor("v2", "192.0.2.1"); a != b {
+		t.Error("the same client got two visitor hashes on one day")
+	}
+	if b := visitor("v3", "192.0.2.2"); a == b {
+		t.Error("two clients got one visitor hash")
+	}
+	clk.Set(clk.Now().Add(24 * time.Hour))
+	if b := visitor("v4", "192.0.2.1"); a == b {
+		t.Error("the visitor hash did not change with the day")
+	}
+}
+
+func TestSaltsSurviveRestart(t *testing.T) {
+	dir := t.TempDir()
+	clk := fakeclock.New(time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC))
+	run := func() uint64 {
+		c := newCollector(t, &memSink{}, collector.Options{Now: clk.Now, DataDir: dir})
+		defer closeOK(t, c)
+		res, err := c.Ingest(view(fmt.Sprintf("s%d", clk.Now().UnixNano()), "192.0.2.1"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res.Event.Visitor
+	}
+	if a, b := run(), run(); a != b {
+		t.Error("a restart changed the day's salt")
+	}
+}
+
+func TestUserAgentClassification(t *testing.T) {
+	c := newCollector(t, &memSink{}, collector.Options{})
+	defer closeOK(t, c)
+	f := func(ua string, bot event.BotReason, device event.Device) {
+		t.Helper()
+		h := view(fmt.Sprintf("ua-%d", time.Now().UnixNano()), "192.0.2.1")
+		h.UserAgent = ua
+		res, err := c.Ingest(h)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Event.Bot != bot || res.Event.Device != device {
+			t.Errorf("%.50q: bot %v device %v, want %v %v", ua, res.Event.Bot, res.Event.Device, bot, device)
+		}
+	}
+	f(chrome, event.NotBot, event.Desktop)
+	f("Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1", event.NotBot, event.Mobile)
+	f("Mozilla/5.0 (iPad; CPU OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1", event.NotBot, event.Tablet)
+	f("Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)", event.Crawler, event.DeviceBot)
+	f("LinkedInBot/1.0 (compatible; Mozilla/5.0; Apache-HttpClient +http://www.linkedin.com)", event.Crawler, event.DeviceBot)
+	f("Mozilla/5.0 (compatible; GPTBot/1.0; +https://openai.com/gptbot)", event.Crawler, event.DeviceBot)
+	f("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) HeadlessChrome/120.0.0.0 Safari/537.36", event.Headless, event.DeviceBot)
+	f("python-requests/2.31", event.NotBrowser, event.DeviceBot)
+	f("WhatsApp/2.23.20.0", event.NotBrowser, event.DeviceBot)
+	f("", event.NoUserAgent, event.DeviceBot)
+}
+
+func TestClientIP(t *testing.T) {
+	c := newCollector(t, &memSink{}, collector.Options{TrustedProxies: []string{"10.0.0.0/8", "192.0.2.1"}})
+	defer closeOK(t, c)
+	f := func(peer, xff, want string) {
+		t.Helper()
+		if got := c.ClientIP(netip.MustParseAddr(peer), xff); got != netip.MustParseAddr(want) {
+			t.Errorf("peer %s, X-Forwarded-For %q: %s, want %s", peer, xff, got, want)
+		}
+	}
+	f("198.51.100.9", "203.0.113.5", "198.51.100.9")      // untrusted peer: header ignored
+	f("192.0.2.1", "203.0.113.5", "203.0.113.5")          // trusted proxy
+	f("10.1.2.3", "203.0.113.5, 10.9.9.9", "203.0.113.5") // a chain of trusted proxies
+	f("10.1.2.3", "6.6.6.6, 203.0.113.5", "203.0.113.5")  // a client's own made-up entries are skipped
+	f("10.1.2.3", "", "10.1.2.3")                         // no header
+	f("10.1.2.3", "garbage", "10.1.2.3")                  // unparsable
+	f("::ffff:192.0.2.1", "2001:db8::1", "2001:db8::1")   // mapped IPv4 peer
+	f("10.1.2.3", "10.0.0.1, 10.0.0.2", "10.0.0.1")       // all trusted: leftmost
+	if _, err := collector.New(collector.Options{Sink: &memSink{}, DataDir: t.TempDir(), TrustedProxies: []string{"not-an-ip"}}); err == nil {
+		t.Error("a bad trusted proxy was accepted")
+	}
+}
+
+func TestRateLimit(t *testing.T) {
+	clk := fakeclock.New(time.Unix(1_700_000_000, 0))
+	c := newCollector(t, &memSink{}, collector.Options{Now: clk.Now, RateLimit: 2, RateBurst: 4})
+	defer closeOK(t, c)
+	a, b := netip.MustParseAddr("192.0.2.1"), netip.MustParseAddr("192.0.2.2")
+	allowed := 0
+	for range 10 {
+		if c.Allow(a) {
+			allowed++
+		}
+	}
+	if allowed != 4 {
+		t.Errorf("%d allowed in a burst, want 4", allowed)
+	}
+	if !c.Allow(b) {
+		t.Error("another address was limited")
+	}
+	clk.Set(clk.Now().Add(time.Second))
+	if !c.Allow(a) || !c.Allow(a) || c.Allow(a) {
+		t.Error("a second refilled other than 2 tokens")
+	}
+}
+
+func BenchmarkIngest(b *testing.B) {
+	c := newCollector(b, &memSink{}, collector.Options{QueueSize: 1 << 20, BatchSize: 1 << 14})
+	defer c.Close(context.Background())
+	ips := make([]netip.Addr, 4096)
+	for i := range ips {
+		ips[i] = netip.AddrFrom4([4]byte{203, 0, byte(i >> 8), byte(i)})
+	}
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		h := view("01hrsvjp560yksep2a3bek3z97", "192.0.2.1")
+		h.IP = ips[i%len(ips)]
+		h.Input.Credential = "cred-" + string(rune('a'+i%26))
+		i++
+		if _, err := c.Ingest(h); err != nil && !errors.Is(err, collector.ErrQueueFull) {
+			b.Fatal(err)
+		}
+	}
+}
