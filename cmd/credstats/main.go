@@ -30,6 +30,7 @@ Usage:
   credstats serve     run the collector, the aggregator and the demo page
   credstats migrate   create or update the ClickHouse schema
   credstats keys      create, list and revoke API keys
+  credstats load      send realistic event traffic to a collector and measure it
   credstats version   print the schema version this build needs
 
 Every flag can also be set as an environment variable: --clickhouse is
@@ -50,6 +51,8 @@ func main() {
 		err = migrate(args)
 	case "keys":
 		err = keysCmd(args)
+	case "load":
+		err = load(args)
 	case "version":
 		fmt.Printf("schema %d\n", schema.Latest())
 	case "help", "-h", "--help":
