@@ -15,7 +15,7 @@ FUZZTIME     ?= 15s
 
 export CREDSTATS_TEST_CLICKHOUSE := clickhouse://127.0.0.1:$(TEST_CH_PORT)
 
-.PHONY: run test build fmt vet unit fuzz beacon beacon-deps test-browser clickhouse-test stop clean
+.PHONY: bench run test build fmt vet unit fuzz beacon beacon-deps test-browser clickhouse-test stop clean
 
 run: build
 	@scripts/clickhouse.sh ensure run $(CH_PORT) $(CH_HTTP)
@@ -47,6 +47,13 @@ beacon: beacon-deps
 
 test-browser: build beacon-deps clickhouse-test
 	scripts/test-browser.sh $(BIN) $(TEST_LISTEN) $(TEST_CH_PORT) $(TEST_CH_HTTP)
+
+# The load benchmark: figures as ratios against baselines measured in the
+# same run, printed and written to bench/results/latest.json.
+# BENCH_FLAGS=--quick checks the benchmark itself in a minute.
+bench:
+	@scripts/clickhouse.sh ensure bench 19300 18323
+	$(GO) run ./bench $(BENCH_FLAGS)
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')

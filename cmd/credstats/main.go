@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
+	_ "net/http/pprof"
 	"os"
 	"os/signal"
 	"strings"
@@ -110,6 +112,7 @@ func serve(args []string) error {
 	autoMigrate := fs.Bool("migrate", true, "apply schema migrations at start-up")
 	logFormat := fs.String("log-format", "text", "log format: text or json")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn or error")
+	pprofListen := fs.String("pprof-listen", "", "serve Go's profiler on this address, e.g. 127.0.0.1:6060 (off when empty)")
 	var errs []error
 	if err := config.Parse(fs, args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -170,6 +173,9 @@ func serve(args []string) error {
 	if err != nil {
 		srv.Shutdown(context.Background())
 		return fmt.Errorf("cannot listen on %s: %w", *listen, err)
+	}
+	if *pprofListen != "" {
+		go func() { log.Error("profiler stopped", "err", http.ListenAndServe(*pprofListen, nil)) }()
 	}
 	log.Info("credstats is serving", "listen", ln.Addr().String(), "demo", "http://"+displayAddr(ln.Addr())+"/demo")
 	served := make(chan error, 1)

@@ -1,0 +1,562 @@
+// Command bench is `make bench`: it measures the collector and the stats
+// queries on this machine and prints every figure next to a baseline
+// measured in the same run, since absolute numbers drift between runs.
+// It writes the table as JSON too.
+package main
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
+	beaconjs "github.com/credstats/credstats/beacon-js"
+	"github.com/credstats/credstats/internal/dedup"
+	"github.com/credstats/credstats/internal/loadgen"
+	"github.com/credstats/credstats/internal/store"
+)
+
+// Row is one figure of the report.
+type Row struct {
+	Section  string  `json:"section"`
+	Metric   string  `json:"metric"`
+	Value    float64 `json:"value"`
+	Unit     string  `json:"unit"`
+	Baseline float64 `json:"baseline,omitempty"` // the same measure of the reference, same run
+	Ratio    float64 `json:"ratio,omitempty"`    // Value / Baseline
+	Target   string  `json:"target,omitempty"`
+	Met      *bool   `json:"met,omitempty"`
+}
+
+type bench struct {
+	root    string
+	bin     string
+	chPort  int
+	chHTTP  int
+	quick   bool
+	load    time.Duration
+	e2e     time.Duration
+	sizes   []int
+	rows    []Row
+	started []*exec.Cmd
+}
+
+func main() {
+	b := &bench{}
+	out := flag.String("out", "bench/results/latest.json", "where to write the figures as JSON")
+	flag.IntVar(&b.chPort, "clickhouse-port", 19300, "the benchmark's ClickHouse (native port)")
+	flag.IntVar(&b.chHTTP, "clickhouse-http", 18323, "the benchmark's ClickHouse (HTTP port)")
+	flag.BoolVar(&b.quick, "quick", false, "short runs and 1M events only, to check the benchmark itself")
+	huge := flag.Bool("100m", false, "also seed and query 100M events (slow, needs disk)")
+	flag.Parse()
+	b.load, b.e2e, b.sizes = 10*time.Second, 60*time.Second, []int{1_000_000, 10_000_000}
+	if b.quick {
+		b.load, b.e2e, b.sizes = 3*time.Second, 5*time.Second, []int{1_000_000}
+	}
+	if *huge {
+		b.sizes = append(b.sizes, 100_000_000)
+	}
+	err := b.run()
+	b.stopAll()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+	b.print()
+	if err := b.write(*out); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+func (b *bench) run() error {
+	wd, _ := os.Getwd()
+	b.root = wd
+	dir := filepath.Join(b.root, ".local", "bench")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	b.bin = filepath.Join(dir, "credstats")
+	baseline := filepath.Join(dir, "baseline")
+	step("building credstats and the bare Fiber baseline")
+	if err := run("go", "build", "-o", b.bin, "./cmd/credstats"); err != nil {
+		return err
+	}
+	if err := run("go", "build", "-o", baseline, "./bench/baseline"); err != nil {
+		return err
+	}
+	if err := b.ingest(baseline, dir); err != nil {
+		return err
+	}
+	if err := b.queries(); err != nil {
+		return err
+	}
+	b.memory()
+	b.beacon()
+	return nil
+}
+
+// ingest measures the collector's throughput and accept latency against the
+// bare Fiber handler, then the sustained rate into ClickHouse.
+func (b *bench) ingest(baseline, dir string) error {
+	const baseAddr, collAddr = "127.0.0.1:18901", "127.0.0.1:18902"
+	db := fmt.Sprintf("bench_ingest_%d", time.Now().Unix())
+	dsn := fmt.Sprintf("clickhouse://127.0.0.1:%d/%s", b.chPort, db)
+	if _, err := b.start(baseline, "--listen", baseAddr); err != nil {
+		return err
+	}
+	data := filepath.Join(dir, "data")
+	os.RemoveAll(data)
+	coll, err := b.start(b.bin, "serve", "--listen", collAddr, "--clickhouse", dsn, "--data-dir", data,
+		"--trusted-proxies", "127.0.0.1", "--rate-limit", "-1", "--log-level", "warn")
+	if err != nil {
+		return err
+	}
+	for _, addr := range []string{baseAddr, collAddr} {
+		if err := waitListening(addr, 30*time.Second); err != nil {
+			return err
+		}
+	}
+	traffic := loadgen.Options{Connections: 64, Duration: b.load, Seed: 1}
+	measure := func(addr string, o loadgen.Options) (loadgen.Result, error) {
+		o.URL = "http://" + addr + "/api/event"
+		return loadgen.Run(context.Background(), o)
+	}
+
+	step("throughput: %s each, 64 connections, the same generated traffic", b.load)
+	base, err := measure(baseAddr, traffic)
+	if err != nil {
+		return err
+	}
+	var rss int64
+	stopRSS := sampleRSS(coll.Process.Pid, &rss)
+	got, err := measure(collAddr, traffic)
+	stopRSS()
+	if err != nil {
+		return err
+	}
+	if bad := non2xx(got); bad > 0 {
+		return fmt.Errorf("the collector refused %d of %d requests under load: %v", bad, got.Requests, got.Status)
+	}
+	b.add(Row{Section: "ingest", Metric: "throughput", Value: got.Throughput(), Unit: "req/s",
+		Baseline: base.Throughput(), Target: ">= 0.75 of baseline"}, got.Throughput() >= 0.75*base.Throughput())
+	b.add(Row{Section: "memory", Metric: "collector RSS under load", Value: float64(rss) / (1 << 20), Unit: "MiB"}, true)
+
+	rate := base.Throughput() / 2
+	step("accept latency: open model at %.0f req/s (half the baseline's capacity)", rate)
+	open := traffic
+	open.Rate, open.Connections = rate, 256
+	baseLat, err := measure(baseAddr, open)
+	if err != nil {
+		return err
+	}
+	lat, err := measure(collAddr, open)
+	if err != nil {
+		return err
+	}
+	for _, p := range []float64{50, 99, 99.9} {
+		row := Row{Section: "ingest", Metric: fmt.Sprintf("accept latency p%g", p), Value: ms(lat.Percentile(p)),
+			Unit: "ms", Baseline: ms(baseLat.Percentile(p))}
+		met := true
+		if p == 99 {
+			row.Target, met = "<= 2x baseline", lat.Percentile(p) <= 2*baseLat.Percentile(p)
+		}
+		b.add(row, met)
+	}
+
+	step("end to end: %s of load, counting what reaches ClickHouse", b.e2e)
+	conn, err := store.Open(context.Background(), dsn, store.Options{})
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	before := count(conn, "events")
+	chPid := b.clickhousePid()
+	chCPU0, ownCPU0 := cpuTicks(chPid), cpuTicks(coll.Process.Pid)
+	start := time.Now()
+	e2e := traffic
+	e2e.Duration, e2e.Duplicates, e2e.Bots = b.e2e, 0.0001, 0.0001
+	res, err := measure(collAddr, e2e)
+	if err != nil {
+		return err
+	}
+	stored := waitStable(conn, "events") - before
+	elapsed := time.Since(start).Seconds()
+	chCPU, ownCPU := cpuTicks(chPid)-chCPU0, cpuTicks(coll.Process.Pid)-ownCPU0
+	hz := 100.0 // USER_HZ on Linux
+	b.add(Row{Section: "ingest", Metric: "events into ClickHouse, sustained", Value: float64(stored) / res.Elapsed.Seconds(),
+		Unit: "events/s", Target: ">= 50000"}, float64(stored)/res.Elapsed.Seconds() >= 50_000)
+	b.add(Row{Section: "ingest", Metric: "ClickHouse CPU share", Value: 100 * float64(chCPU) / hz / elapsed / float64(runtime.NumCPU()), Unit: "% of machine"}, true)
+	b.add(Row{Section: "ingest", Metric: "collector CPU share", Value: 100 * float64(ownCPU) / hz / elapsed / float64(runtime.NumCPU()), Unit: "% of machine"}, true)
+	b.stopAll()
+	return conn.Exec(context.Background(), "DROP DATABASE IF EXISTS "+db)
+}
+
+// queries seeds events and times the stats queries over rollups and the
+// same over raw events.
+func (b *bench) queries() error {
+	for _, n := range b.sizes {
+		db := fmt.Sprintf("bench_q%dm", n/1_000_000)
+		dsn := fmt.Sprintf("clickhouse://127.0.0.1:%d/%s", b.chPort, db)
+		if err := run(b.bin, "migrate", "--clickhouse", dsn); err != nil {
+			return err
+		}
+		conn, err := store.Open(context.Background(), dsn, store.Options{})
+		if err != nil {
+			return err
+		}
+		if have := count(conn, "events"); have != uint64(n) {
+			step("seeding %d events into %s (kept for later runs)", n, db)
+			if err := seed(conn, n); err != nil {
+				conn.Close()
+				return err
+			}
+		}
+		label := fmt.Sprintf("%dM events", n/1_000_000)
+		for _, q := range benchQueries {
+			p50, p95, err := timeQuery(conn, q.sql, q.args...)
+			if err != nil {
+				conn.Close()
+				return fmt.Errorf("%s: %w", q.name, err)
+			}
+			raw50, raw95, err := timeQuery(conn, q.raw, q.args...)
+			if err != nil {
+				conn.Close()
+				return fmt.Errorf("%s over raw events: %w", q.name, err)
+			}
+			row := Row{Section: "queries " + label, Metric: q.name + " p50", Value: ms(p50), Unit: "ms", Baseline: ms(raw50)}
+			b.add(row, true)
+			row = Row{Section: "queries " + label, Metric: q.name + " p95", Value: ms(p95), Unit: "ms", Baseline: ms(raw95)}
+			met := true
+			if n == 10_000_000 && q.target > 0 {
+				row.Target, met = fmt.Sprintf("<= %d ms", q.target.Milliseconds()), p95 <= q.target
+			}
+			b.add(row, met)
+		}
+		conn.Close()
+	}
+	return nil
+}
+
+// The credential the query benchmarks ask about is the busiest one.
+const hotCredential = "cred-0"
+
+var benchQueries = []struct {
+	name     string
+	sql, raw string
+	args     []any
+	target   time.Duration
+}{
+	{
+		name:   "per-credential counters",
+		sql:    `SELECT toString(actor), toString(type), toString(network), countMerge(events), uniqMerge(visitors) FROM credential_daily WHERE credential = ? GROUP BY actor, type, network`,
+		raw:    `SELECT toString(actor), toString(type), toString(network), count(), uniq(visitor) FROM events WHERE credential = ? AND bot_reason = '' GROUP BY actor, type, network`,
+		args:   []any{hotCredential},
+		target: 10 * time.Millisecond,
+	},
+	{
+		name:   "30-day daily series",
+		sql:    `SELECT day, countMerge(events) FROM credential_daily WHERE day >= today() - 29 GROUP BY day ORDER BY day`,
+		raw:    `SELECT toDate(time) AS day, count() FROM events WHERE time >= toDateTime(today() - 29) AND bot_reason = '' GROUP BY day ORDER BY day`,
+		target: 50 * time.Millisecond,
+	},
+	{
+		name: "network breakdown, 30 days",
+		sql:  `SELECT toString(network), countMerge(events) FROM credential_daily WHERE day >= today() - 29 AND type = 'share' GROUP BY network`,
+		raw:  `SELECT toString(network), count() FROM events WHERE time >= toDateTime(today() - 29) AND type = 'share' AND bot_reason = '' GROUP BY network`,
+	},
+}
+
+// seed inserts n events spread over the last 30 days with a long tail of
+// credentials: half the events go to 1% of them.
+func seed(conn driver.Conn, n int) error {
+	ctx := context.Background()
+	if err := conn.Exec(ctx, "TRUNCATE TABLE events"); err != nil {
+		return err
+	}
+	for _, t := range []string{"credential_daily"} {
+		if err := conn.Exec(ctx, "TRUNCATE TABLE "+t); err != nil {
+			return err
+		}
+	}
+	const chunk = 5_000_000
+	for off := 0; off < n; off += chunk {
+		size := min(chunk, n-off)
+		err := conn.Exec(ctx, fmt.Sprintf(`INSERT INTO events (id, time, credential, group_id, type, network, actor, source, visitor,
+			url_host, url_path, referrer_host, referrer_path, country, browser, os, device, bot_reason)
+		SELECT
+			generateUUIDv4(),
+			now() - (intHash32(number) %% (30 * 86400)),
+			concat('cred-', toString(if(number %% 2 = 0, intHash32(number) %% 1000, intHash32(number) %% 100000))),
+			concat('program-', toString(intHash32(number) %% 50)),
+			[1, 1, 1, 1, 1, 1, 1, 2, 2, 3, 4, 5, 6][(number %% 13) + 1],
+			if((number %% 13) IN (7, 8), (intHash32(number + 1) %% 10) + 1, 0),
+			if(number %% 5 = 0, 2, 1),
+			1,
+			intHash64(number %% 500000),
+			'certs.example.org', '/c/x', 'www.linkedin.com', '/feed/', 'DE', 'Chrome', 'Windows', 1,
+			if(number %% 50 = 0, 2, 0)
+		FROM numbers(%d, %d)`, off, size))
+		if err != nil {
+			return fmt.Errorf("cannot seed events: %w", err)
+		}
+	}
+	return nil
+}
+
+func timeQuery(conn driver.Conn, sql string, args ...any) (p50, p95 time.Duration, err error) {
+	const runs = 30
+	var ds []time.Duration
+	for i := 0; i < runs+3; i++ {
+		start := time.Now()
+		rows, err := conn.Query(context.Background(), sql, args...)
+		if err != nil {
+			return 0, 0, err
+		}
+		for rows.Next() {
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return 0, 0, err
+		}
+		if i >= 3 { // warm-up
+			ds = append(ds, time.Since(start))
+		}
+	}
+	slices.Sort(ds)
+	r := loadgen.Result{Latencies: ds}
+	return r.Percentile(50), r.Percentile(95), nil
+}
+
+// memory measures the dedup set's bytes per live key when full.
+func (b *bench) memory() {
+	for _, n := range []int{1_000_000, 10_000_000} {
+		if b.quick && n > 1_000_000 {
+			continue
+		}
+		runtime.GC()
+		var m0, m1 runtime.MemStats
+		runtime.ReadMemStats(&m0)
+		s := dedup.New(dedup.Options{MaxKeys: n})
+		now := time.Now()
+		x := uint64(0x9e3779b97f4a7c15)
+		for i := 0; i < n; i++ {
+			x ^= x << 13
+			x ^= x >> 7
+			x ^= x << 17
+			s.Seen(x, now)
+		}
+		runtime.GC()
+		runtime.ReadMemStats(&m1)
+		perKey := float64(m1.HeapAlloc-m0.HeapAlloc) / float64(s.Len())
+		b.add(Row{Section: "memory", Metric: fmt.Sprintf("dedup bytes per live key, %dM keys", n/1_000_000),
+			Value: perKey, Unit: "bytes", Target: "<= 40"}, perKey <= 40)
+		runtime.KeepAlive(s)
+	}
+}
+
+func (b *bench) beacon() {
+	var buf bytes.Buffer
+	zw, _ := gzip.NewWriterLevel(&buf, gzip.BestCompression)
+	zw.Write(beaconjs.Script)
+	zw.Close()
+	b.add(Row{Section: "beacon", Metric: "size raw", Value: float64(len(beaconjs.Script)), Unit: "bytes"}, true)
+	b.add(Row{Section: "beacon", Metric: "size gzipped", Value: float64(buf.Len()), Unit: "bytes", Target: "<= 1000"}, buf.Len() <= 1000)
+}
+
+func (b *bench) add(r Row, met bool) {
+	if r.Baseline > 0 {
+		r.Ratio = r.Value / r.Baseline
+	}
+	if r.Target != "" {
+		r.Met = &met
+	}
+	b.rows = append(b.rows, r)
+}
+
+func (b *bench) print() {
+	w := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "\nSECTION\tMETRIC\tVALUE\tBASELINE\tRATIO\tTARGET\t")
+	for _, r := range b.rows {
+		base, ratio, target := "", "", r.Target
+		if r.Baseline > 0 {
+			base, ratio = num(r.Baseline)+" "+r.Unit, fmt.Sprintf("%.2f", r.Ratio)
+		}
+		if r.Met != nil {
+			target += map[bool]string{true: "  met", false: "  MISSED"}[*r.Met]
+		}
+		fmt.Fprintf(w, "%s\t%s\t%s %s\t%s\t%s\t%s\t\n", r.Section, r.Metric, num(r.Value), r.Unit, base, ratio, target)
+	}
+	w.Flush()
+}
+
+func (b *bench) write(path string) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	out, err := json.MarshalIndent(map[string]any{
+		"time": time.Now().UTC().Format(time.RFC3339), "cpus": runtime.NumCPU(), "go": runtime.Version(), "rows": b.rows,
+	}, "", "  ")
+	if err != nil {
+		return err
+	}
+	fmt.Printf("\nwritten to %s\n", path)
+	return os.WriteFile(path, append(out, '\n'), 0o644)
+}
+
+func num(v float64) string {
+	switch {
+	case v >= 100:
+		return strconv.FormatFloat(v, 'f', 0, 64)
+	case v >= 1:
+		return strconv.FormatFloat(v, 'f', 1, 64)
+	}
+	return strconv.FormatFloat(v, 'f', 3, 64)
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+func step(format string, args ...any) { fmt.Fprintf(os.Stderr, "bench: "+format+"\n", args...) }
+
+func run(name string, args ...string) error {
+	cmd := exec.Command(name, args...)
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("%s %s: %w", name, strings.Join(args, " "), err)
+	}
+	return nil
+}
+
+func (b *bench) start(name string, args ...string) (*exec.Cmd, error) {
+	cmd := exec.Command(name, args...)
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("cannot start %s: %w", name, err)
+	}
+	b.started = append(b.started, cmd)
+	return cmd, nil
+}
+
+func (b *bench) stopAll() {
+	defer func() { b.started = nil }()
+	for _, cmd := range b.started {
+		cmd.Process.Signal(syscall.SIGTERM)
+		done := make(chan struct{})
+		go func() { cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(15 * time.Second):
+			cmd.Process.Kill()
+		}
+	}
+}
+
+func waitListening(addr string, limit time.Duration) error {
+	deadline := time.Now().Add(limit)
+	for time.Now().Before(deadline) {
+		if c, err := net.Dial("tcp", addr); err == nil {
+			c.Close()
+			return nil
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return fmt.Errorf("nothing listens on %s after %s", addr, limit)
+}
+
+func non2xx(r loadgen.Result) int64 {
+	bad := r.Errors
+	for code, n := range r.Status {
+		if code < 200 || code > 299 {
+			bad += n
+		}
+	}
+	return bad
+}
+
+func count(conn driver.Conn, table string) uint64 {
+	var n uint64
+	if err := conn.QueryRow(context.Background(), "SELECT count() FROM "+table).Scan(&n); err != nil {
+		return 0
+	}
+	return n
+}
+
+// waitStable waits until the table's count stops growing (the collector's
+// last batches have landed) and returns it.
+func waitStable(conn driver.Conn, table string) uint64 {
+	last := count(conn, table)
+	for range 60 {
+		time.Sleep(500 * time.Millisecond)
+		n := count(conn, table)
+		if n == last {
+			return n
+		}
+		last = n
+	}
+	return last
+}
+
+func (b *bench) clickhousePid() int {
+	raw, err := os.ReadFile(filepath.Join(b.root, ".local", "clickhouse", "bench", "pid"))
+	if err != nil {
+		return 0
+	}
+	pid, _ := strconv.Atoi(strings.TrimSpace(string(raw)))
+	return pid
+}
+
+// cpuTicks is a process's user plus system time in clock ticks.
+func cpuTicks(pid int) int64 {
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	s := string(raw)
+	fields := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
+	if len(fields) < 13 {
+		return 0
+	}
+	user, _ := strconv.ParseInt(fields[11], 10, 64)
+	sys, _ := strconv.ParseInt(fields[12], 10, 64)
+	return user + sys
+}
+
+// sampleRSS records the highest resident set size of pid until stopped.
+func sampleRSS(pid int, peak *int64) (stop func()) {
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		for {
+			if raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid)); err == nil {
+				for _, line := range strings.Split(string(raw), "\n") {
+					if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+						kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+						*peak = max(*peak, kb<<10)
+					}
+				}
+			}
+			select {
+			case <-done:
+				return
+			case <-time.After(200 * time.Millisecond):
+			}
+		}
+	}()
+	return func() { close(done); <-finished }
+}
