@@ -11,7 +11,7 @@ CLICKHOUSE ?= clickhouse://127.0.0.1:$(CH_PORT)/credstats
 TEST_CH_PORT ?= 19000
 TEST_CH_HTTP ?= 18123
 TEST_LISTEN  ?= 127.0.0.1:18180
-FUZZTIME     ?= 15s
+FUZZTIME     ?= 10s
 
 export CREDSTATS_TEST_CLICKHOUSE := clickhouse://127.0.0.1:$(TEST_CH_PORT)
 
@@ -34,8 +34,11 @@ clickhouse-test:
 unit:
 	$(GO) test -race -count=1 ./...
 
+# Each fuzz target briefly; go test takes one target per run.
 fuzz:
-	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime $(FUZZTIME) ./internal/event
+	@for target in FuzzDecode FuzzDecodeFlat FuzzDecodeBinary; do \
+		$(GO) test -run '^$$' -fuzz "^$$target\$$" -fuzztime $(FUZZTIME) ./internal/event || exit 1; \
+	done
 
 beacon-deps:
 	@scripts/deps.sh

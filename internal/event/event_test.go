@@ -161,3 +161,20 @@ func BenchmarkDecodeValidate(b *testing.B) {
 		}
 	}
 }
+
+// FuzzDecodeFlat checks that the fast path and encoding/json agree on
+// every body the fast path takes.
+func FuzzDecodeFlat(f *testing.F) {
+	f.Add([]byte(`{"credential":"c-1","type":"share","network":"linkedin","actor":"recipient"}`))
+	f.Add([]byte(` { "Type" : "view" , "x":"y"} `))
+	f.Add([]byte(`{"credential":"a","credential":"b"}`))
+	f.Add([]byte(`{}`))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		got, err := event.Decode(body)
+		var want event.Input
+		wantErr := event.DecodeJSON(body, &want)
+		if (err == nil) != (wantErr == nil) || (err == nil && got != want) {
+			t.Fatalf("%q: Decode %+v (%v), encoding/json %+v (%v)", body, got, err, want, wantErr)
+		}
+	})
+}

@@ -46,6 +46,9 @@ var ErrMalformed = errors.New("malformed JSON")
 // the wrong JSON type is a *FieldError; anything else that is not one JSON
 // object wraps ErrMalformed.
 func Decode(body []byte) (Input, error) {
+	if in, ok := decodeFlat(body); ok {
+		return in, nil
+	}
 	var in Input
 	if err := DecodeJSON(body, &in); err != nil {
 		return Input{}, err
