@@ -22,6 +22,7 @@ import (
 
 	"github.com/credstats/credstats/internal/dedup"
 	"github.com/credstats/credstats/internal/event"
+	"github.com/credstats/credstats/internal/spool"
 )
 
 // Options configure a Collector. Zero values take the defaults.
@@ -35,13 +36,23 @@ type Options struct {
 
 	TrustedProxies []string // addresses or CIDR ranges allowed to set X-Forwarded-For
 
-	QueueSize     int           // default 100,000 events
+	// NoSpool keeps accepted events in memory until they are written, where
+	// a crash or a long ClickHouse outage loses them. By default every
+	// accepted event is on disk, in the spool, before it is answered.
+	NoSpool       bool
+	SpoolMaxBytes int64 // the spool's bound on disk; default 1 GiB
+	SpoolNoSync   bool  // skip fsync: only to measure what durability costs
+	QueueSize     int   // without the spool: events waiting in memory; default 100,000
+
 	BatchSize     int           // default 50,000 events
 	FlushInterval time.Duration // default 1s
 
-	DedupWindow      time.Duration // default 24h
-	DedupMaxKeys     int           // default 4,000,000 (about 30 bytes each)
-	SnapshotInterval time.Duration // how often the dedup set is saved; default 1m
+	DedupWindow  time.Duration // default 24h
+	DedupMaxKeys int           // default 4,000,000 (about 30 bytes each)
+	// SnapshotInterval is how often the dedup set is saved; default 15s. The
+	// spool keeps the records since the last snapshot, to rebuild the set
+	// from after a crash, and asks for an early one when it is half full.
+	SnapshotInterval time.Duration
 
 	// RateLimit is the events a second one client address may send to the
 	// public routes, with bursts up to RateBurst; negative turns it off.
@@ -68,7 +79,8 @@ func (o *Options) fill() error {
 	setDefault(&o.FlushInterval, time.Second)
 	setDefault(&o.DedupWindow, 24*time.Hour)
 	setDefault(&o.DedupMaxKeys, 4_000_000)
-	setDefault(&o.SnapshotInterval, time.Minute)
+	setDefault(&o.SnapshotInterval, 15*time.Second)
+	setDefault(&o.SpoolMaxBytes, 1<<30)
 	setDefault(&o.RateLimit, 20)
 	setDefault(&o.RateBurst, 200)
 	if o.QueueSize < 0 || o.BatchSize < 0 || o.DedupMaxKeys < 0 || o.RateBurst < 0 {
@@ -77,7 +89,7 @@ func (o *Options) fill() error {
 	return errors.Join(errs...)
 }
 
-func setDefault[T int | float64 | time.Duration](v *T, def T) {
+func setDefault[T int | int64 | float64 | time.Duration](v *T, def T) {
 	if *v == 0 {
 		*v = def
 	}
@@ -91,11 +103,17 @@ type Collector struct {
 	dedup    *dedup.Set
 	agents   *classifier
 	limiter  *limiter
-	batcher  *Batcher
 	metrics  *metrics
+	errLog   *slog.Logger // rate-limited, for errors on the hot path
 	snapPath string
 	stop     chan struct{}
 	wg       sync.WaitGroup
+
+	// Accepted events go to the spool and its writer, or with NoSpool to
+	// the in-memory batcher.
+	spool   *spool.Spool
+	writer  *spoolWriter
+	batcher *Batcher
 }
 
 // New starts a collector: it loads the salts and the dedup snapshot from
@@ -128,50 +146,124 @@ func New(o Options) (*Collector, error) {
 	if o.RateLimit > 0 {
 		c.limiter = newLimiter(o.RateLimit, o.RateBurst, 100_000)
 	}
+	c.errLog = slog.New(newRateLimitedHandler(o.Logger.Handler(), 10*time.Second))
 	if err := c.dedup.Load(c.snapPath, now); err != nil {
 		// A damaged snapshot costs at most a day of double counting; it
 		// must not keep the collector down.
 		o.Logger.Error("cannot restore the dedup set, starting empty", "err", err)
 	}
 	c.metrics = newMetrics(o.Registerer, c)
-	c.batcher = newBatcher(BatcherOptions{
-		Sink: o.Sink, QueueSize: o.QueueSize, BatchSize: o.BatchSize,
-		FlushInterval: o.FlushInterval, Logger: o.Logger, metrics: c.metrics,
-	})
+	if o.NoSpool {
+		c.batcher = newBatcher(BatcherOptions{
+			Sink: o.Sink, QueueSize: o.QueueSize, BatchSize: o.BatchSize,
+			FlushInterval: o.FlushInterval, Logger: o.Logger, metrics: c.metrics,
+		})
+	} else if err := c.openSpool(); err != nil {
+		return nil, err
+	}
 	c.wg.Add(1)
 	go c.snapshots()
 	return c, nil
 }
 
+// openSpool opens the spool, puts back into the dedup set the keys of the
+// records the last snapshot missed (a crash's), and starts the writer,
+// which first sends what an earlier process left.
+func (c *Collector) openSpool() error {
+	sp, err := spool.Open(spool.Options{
+		Dir: filepath.Join(c.o.DataDir, "spool"), MaxBytes: c.o.SpoolMaxBytes,
+		// Space comes back a whole segment at a time.
+		SegmentSize: min(64<<20, max(c.o.SpoolMaxBytes/16, 4<<10)),
+		NoSync:      c.o.SpoolNoSync, Logger: c.o.Logger,
+	})
+	if err != nil {
+		return err
+	}
+	covered, ok := readCoverage(c.snapPath + ".pos")
+	if !ok || covered.Less(sp.Start()) {
+		covered = sp.Start()
+	}
+	n, err := replayDedup(sp, c.dedup, covered)
+	if err != nil {
+		sp.Close()
+		return fmt.Errorf("cannot replay the spool into the dedup set: %w", err)
+	}
+	st := sp.Stats()
+	if st.Pending > 0 || st.Truncations > 0 {
+		c.o.Logger.Info("spool recovered", "pending_bytes", st.Pending, "dedup_keys_replayed", n, "damaged_tails_cut", st.Truncations)
+	}
+	c.spool = sp
+	c.writer = newSpoolWriter(sp, c.o.Sink, covered, &c.o, c.metrics)
+	return nil
+}
+
 // Close writes what is queued (giving up when ctx ends) and saves the dedup
-// set. Stop the HTTP server first, so nothing is pushed meanwhile.
+// set; with the spool, what could not be written waits there for the next
+// start. Stop the HTTP server first, so nothing is pushed meanwhile.
 func (c *Collector) Close(ctx context.Context) error {
 	close(c.stop)
 	c.wg.Wait()
 	var errs []error
-	if lost := c.batcher.Close(ctx); lost > 0 {
-		errs = append(errs, fmt.Errorf("cannot write %d events before shutdown", lost))
+	if c.batcher != nil {
+		if lost := c.batcher.Close(ctx); lost > 0 {
+			errs = append(errs, fmt.Errorf("cannot write %d events before shutdown", lost))
+		}
 	}
-	if err := c.dedup.Save(c.snapPath, c.o.Now()); err != nil {
-		errs = append(errs, fmt.Errorf("cannot save the dedup set: %w", err))
+	if c.writer != nil {
+		if err := c.writer.close(ctx); err != nil {
+			c.o.Logger.Warn("shutdown", "err", err)
+		}
+	}
+	if err := c.snapshot(); err != nil {
+		errs = append(errs, err)
+	}
+	if c.spool != nil {
+		c.writer.ack()
+		errs = append(errs, c.spool.Close())
 	}
 	return errors.Join(errs...)
 }
 
 func (c *Collector) snapshots() {
 	defer c.wg.Done()
-	t := time.NewTicker(c.o.SnapshotInterval)
+	t := time.NewTicker(min(time.Second, c.o.SnapshotInterval))
 	defer t.Stop()
+	last := time.Now()
 	for {
 		select {
 		case <-c.stop:
 			return
 		case <-t.C:
-			if err := c.dedup.Save(c.snapPath, c.o.Now()); err != nil {
-				c.o.Logger.Error("cannot save the dedup set", "err", err)
-			}
 		}
+		pressed := c.spool != nil && c.spool.Stats().Bytes > c.o.SpoolMaxBytes/2
+		if since := time.Since(last); since < c.o.SnapshotInterval && !(pressed && since >= time.Second) {
+			continue
+		}
+		if err := c.snapshot(); err != nil {
+			c.o.Logger.Error("cannot save the dedup set", "err", err)
+		}
+		last = time.Now()
 	}
+}
+
+// snapshot saves the dedup set. With the spool it also records which
+// records the snapshot covers, so the spool may let go of them.
+func (c *Collector) snapshot() error {
+	var end spool.Pos
+	if c.spool != nil {
+		end = c.spool.End() // every record before it had its key recorded
+	}
+	if err := c.dedup.Save(c.snapPath, c.o.Now()); err != nil {
+		return fmt.Errorf("cannot save the dedup set: %w", err)
+	}
+	if c.spool == nil {
+		return nil
+	}
+	if err := writeFileAtomic(c.snapPath+".pos", coverage{Seg: end.Seg, Off: end.Off}); err != nil {
+		return fmt.Errorf("cannot save the dedup set's spool position: %w", err)
+	}
+	c.writer.cover(end)
+	return nil
 }
 
 // ClientIP is the client's address for a request from peer.
@@ -213,8 +305,9 @@ type Result struct {
 	Duplicate bool // counted already within the window: not stored
 }
 
-// ErrQueueFull refuses an event the batch writer has no room for.
-var ErrQueueFull = errors.New("the event queue is full; try again shortly")
+// ErrQueueFull refuses an event there is no room for: the spool (or the
+// memory queue without it) is full or cannot be written.
+var ErrQueueFull = errors.New("cannot accept events right now; try again shortly")
 
 // Ingest validates a hit and queues it for storage. Duplicates are
 // answered without error and not stored; bots are stored with their reason.
@@ -245,35 +338,54 @@ func (c *Collector) Ingest(h Hit) (Result, error) {
 	if cc := iploc.IPCountry(ip); cc != "ZZ" {
 		e.Country = cc
 	}
+	var key uint64
 	if h.Source != event.API {
 		a := c.agents.classify(h.UserAgent)
 		e.Browser, e.OS, e.Device, e.Bot = a.Browser, a.OS, a.Device, a.Bot
-		if e.Bot == event.NotBot && c.duplicate(pair, &e, ip, now) {
-			c.metrics.dropped.WithLabelValues("duplicate").Inc()
-			return Result{Event: e, Duplicate: true}, nil
+		if e.Bot == event.NotBot {
+			var dup bool
+			if key, dup = c.duplicate(pair, &e, ip, now); dup {
+				c.metrics.dropped.WithLabelValues("duplicate").Inc()
+				return Result{Event: e, Duplicate: true}, nil
+			}
 		}
 	}
 	e.ID, err = uuid.NewV7()
 	if err != nil {
 		return Result{}, fmt.Errorf("cannot make an event id: %w", err)
 	}
-	if !c.batcher.TryPush(e) {
-		c.metrics.dropped.WithLabelValues("queue_full").Inc()
-		return Result{}, ErrQueueFull
+	if err := c.push(key, &e); err != nil {
+		if key != 0 {
+			// Refused, so not counted: the client's retry must count.
+			c.dedup.Forget(key, now)
+		}
+		return Result{}, err
 	}
 	c.metrics.accepted.WithLabelValues(source, e.Bot.String()).Inc()
 	return Result{Event: e}, nil
 }
 
+func (c *Collector) push(key uint64, e *event.Event) error {
+	if c.spool != nil {
+		return c.spoolEvent(key, e)
+	}
+	if !c.batcher.TryPush(*e) {
+		c.metrics.dropped.WithLabelValues("queue_full").Inc()
+		return ErrQueueFull
+	}
+	return nil
+}
+
 // duplicate reports whether the same action from the same address was
 // counted within the window, and records it if not. The key is keyed with
 // the day's salt; yesterday's key is looked up too, since the window
-// crosses midnight.
-func (c *Collector) duplicate(pair *saltPair, e *event.Event, ip netip.Addr, now time.Time) bool {
+// crosses midnight. It returns the key it recorded.
+func (c *Collector) duplicate(pair *saltPair, e *event.Event, ip netip.Addr, now time.Time) (uint64, bool) {
 	if c.dedup.Contains(dedupKey(pair.yesterday, e, ip), now) {
-		return true
+		return 0, true
 	}
-	return c.dedup.Seen(dedupKey(pair.today, e, ip), now)
+	key := dedupKey(pair.today, e, ip)
+	return key, c.dedup.Seen(key, now)
 }
 
 func dedupKey(k saltKey, e *event.Event, ip netip.Addr) uint64 {
@@ -301,5 +413,20 @@ func hashIP(k saltKey, ip netip.Addr) uint64 {
 	return siphash.Hash(k[0]^1, k[1], a[:])
 }
 
-// QueueLen is the number of events waiting for the batch writer.
-func (c *Collector) QueueLen() int { return c.batcher.Len() }
+// Backlog says what waits to be written to ClickHouse.
+type Backlog struct {
+	Events      int       `json:"queued_events,omitempty"` // without the spool
+	SpoolBytes  int64     `json:"spool_pending_bytes"`
+	Oldest      time.Time `json:"oldest_pending"`
+	Retries     int64     `json:"write_retries"`
+	Truncations int64     `json:"spool_damaged_tails_cut"`
+}
+
+// Backlog reports what waits to be written.
+func (c *Collector) Backlog() Backlog {
+	if c.spool == nil {
+		return Backlog{Events: c.batcher.Len()}
+	}
+	st := c.spool.Stats()
+	return Backlog{SpoolBytes: st.Pending, Oldest: st.OldestUnacked, Retries: c.writer.retries.Load(), Truncations: st.Truncations}
+}

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/credstats/credstats/collector"
 	"github.com/credstats/credstats/internal/event"
 	"github.com/credstats/credstats/internal/fakeclock"
@@ -19,14 +21,30 @@ const chrome = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KH
 // memSink is a sink for the pipeline's logic tests: it keeps what it is
 // given, and can be made to fail or to block.
 type memSink struct {
-	mu      sync.Mutex
-	events  []event.Event
-	batches int
-	fail    int           // fail this many writes first
-	gate    chan struct{} // when set, each write waits for a receive
+	mu       sync.Mutex
+	events   []event.Event
+	batchIDs []uint64
+	batches  int
+	fail     int           // fail this many writes first
+	lostAcks int           // store this many writes, then report an error anyway
+	gate     chan struct{} // when set, each write waits for a receive
 }
 
-func (s *memSink) Write(ctx context.Context, events []event.Event) error {
+// Stored makes memSink a collector.Checker.
+func (s *memSink) Stored(ctx context.Context, from, to uint64, since time.Time) (map[uuid.UUID]struct{}, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ids := map[uuid.UUID]struct{}{}
+	for i, e := range s.events {
+		if s.batchIDs[i] >= from && s.batchIDs[i] < to && !e.Time.Before(since) {
+			ids[e.ID] = struct{}{}
+		}
+	}
+	return ids, nil
+}
+
+func (s *memSink) Write(ctx context.Context, b collector.Batch) error {
+	events := b.Events
 	if s.gate != nil {
 		select {
 		case <-s.gate:
@@ -41,7 +59,14 @@ func (s *memSink) Write(ctx context.Context, events []event.Event) error {
 		return errors.New("server is down")
 	}
 	s.events = append(s.events, events...)
+	for range events {
+		s.batchIDs = append(s.batchIDs, b.ID)
+	}
 	s.batches++
+	if s.lostAcks > 0 {
+		s.lostAcks--
+		return errors.New("connection reset after the server took the batch")
+	}
 	return nil
 }
 
@@ -84,7 +109,7 @@ func closeOK(t *testing.T, c *collector.Collector) {
 
 func TestFullQueueRefusesAndLosesNothingAccepted(t *testing.T) {
 	sink := &memSink{gate: make(chan struct{})}
-	c := newCollector(t, sink, collector.Options{QueueSize: 3, BatchSize: 1, FlushInterval: time.Hour})
+	c := newCollector(t, sink, collector.Options{NoSpool: true, QueueSize: 3, BatchSize: 1, FlushInterval: time.Hour})
 	accepted := 0
 	var err error
 	for i := 0; i < 10 && err == nil; i++ {
@@ -125,7 +150,7 @@ func TestFailedWritesAreRetriedWithoutDuplicates(t *testing.T) {
 
 func TestCloseGivesUpWhenItsContextEnds(t *testing.T) {
 	sink := &memSink{fail: 1 << 30}
-	c := newCollector(t, sink, collector.Options{FlushInterval: time.Millisecond})
+	c := newCollector(t, sink, collector.Options{NoSpool: true, FlushInterval: time.Millisecond})
 	if _, err := c.Ingest(view("c", "192.0.2.1")); err != nil {
 		t.Fatal(err)
 	}
@@ -134,6 +159,92 @@ func TestCloseGivesUpWhenItsContextEnds(t *testing.T) {
 	if err := c.Close(ctx); err == nil {
 		t.Fatal("Close reported success although nothing could be written")
 	}
+}
+
+// countByCredential checks that every wanted credential is stored exactly
+// once.
+func storedOnce(t *testing.T, sink *memSink, credentials []string) {
+	t.Helper()
+	seen := map[string]int{}
+	for _, e := range sink.stored() {
+		seen[e.Credential]++
+	}
+	for _, c := range credentials {
+		if seen[c] != 1 {
+			t.Errorf("%s stored %d times, want once", c, seen[c])
+		}
+	}
+	if len(sink.stored()) != len(credentials) {
+		t.Errorf("%d events stored, want %d", len(sink.stored()), len(credentials))
+	}
+}
+
+func ingestN(t *testing.T, c *collector.Collector, prefix string, n int) []string {
+	t.Helper()
+	var creds []string
+	for i := range n {
+		cred := fmt.Sprintf("%s%d", prefix, i)
+		if _, err := c.Ingest(view(cred, "192.0.2.1")); err != nil {
+			t.Fatal(err)
+		}
+		creds = append(creds, cred)
+	}
+	return creds
+}
+
+func TestSpoolKeepsWhatCouldNotBeWrittenForTheNextStart(t *testing.T) {
+	dir := t.TempDir()
+	down := &memSink{fail: 1 << 30}
+	c := newCollector(t, down, collector.Options{DataDir: dir, FlushInterval: time.Millisecond})
+	creds := ingestN(t, c, "kept", 20)
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	c.Close(ctx) // ClickHouse stays down past the shutdown bound
+	if n := len(down.stored()); n != 0 {
+		t.Fatalf("%d stored by a failing sink", n)
+	}
+	up := &memSink{}
+	c = newCollector(t, up, collector.Options{DataDir: dir, FlushInterval: time.Millisecond})
+	closeOK(t, c)
+	storedOnce(t, up, creds)
+}
+
+func TestUncertainBatchIsNotStoredTwice(t *testing.T) {
+	sink := &memSink{lostAcks: 2}
+	c := newCollector(t, sink, collector.Options{FlushInterval: time.Millisecond, BatchSize: 7})
+	creds := ingestN(t, c, "reset", 30)
+	closeOK(t, c)
+	storedOnce(t, sink, creds)
+}
+
+func TestFullSpoolRefusesThenRecovers(t *testing.T) {
+	sink := &memSink{gate: make(chan struct{})}
+	c := newCollector(t, sink, collector.Options{SpoolMaxBytes: 64 << 10, FlushInterval: time.Millisecond})
+	var accepted []string
+	var err error
+	for i := 0; i < 10_000 && err == nil; i++ {
+		cred := fmt.Sprintf("full%d", i)
+		if _, err = c.Ingest(view(cred, "192.0.2.1")); err == nil {
+			accepted = append(accepted, cred)
+		}
+	}
+	if !errors.Is(err, collector.ErrQueueFull) {
+		t.Fatalf("a spool that cannot drain never refused: %v", err)
+	}
+	close(sink.gate) // ClickHouse is back: the spool drains and takes events again
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if _, err = c.Ingest(view("after", "192.0.2.1")); err == nil {
+			accepted = append(accepted, "after")
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the spool never took events again: %v", err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	closeOK(t, c)
+	storedOnce(t, sink, accepted)
 }
 
 func TestDedupCrossesMidnight(t *testing.T) {

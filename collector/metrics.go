@@ -41,8 +41,25 @@ func newMetrics(reg prometheus.Registerer, c *Collector) *metrics {
 	if reg != nil {
 		reg.MustRegister(m.received, m.accepted, m.dropped, m.batchSize, m.flushTime, m.flushFails,
 			prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-				Name: "credstats_queue_depth", Help: "Events waiting for the batch writer.",
-			}, func() float64 { return float64(c.batcher.Len()) }),
+				Name: "credstats_queue_depth", Help: "Events waiting in memory for the batch writer (without the spool).",
+			}, func() float64 { return float64(c.Backlog().Events) }),
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+				Name: "credstats_spool_pending_bytes", Help: "Bytes of accepted events in the spool not yet written to ClickHouse.",
+			}, func() float64 { return float64(c.Backlog().SpoolBytes) }),
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+				Name: "credstats_spool_oldest_age_seconds", Help: "Age of the oldest event in the spool not yet written to ClickHouse.",
+			}, func() float64 {
+				if t := c.Backlog().Oldest; !t.IsZero() {
+					return time.Since(t).Seconds()
+				}
+				return 0
+			}),
+			prometheus.NewCounterFunc(prometheus.CounterOpts{
+				Name: "credstats_write_retries_total", Help: "Batch writes to ClickHouse retried after an error.",
+			}, func() float64 { return float64(c.Backlog().Retries) }),
+			prometheus.NewCounterFunc(prometheus.CounterOpts{
+				Name: "credstats_spool_damaged_tails_total", Help: "Damaged spool tails cut at start-up.",
+			}, func() float64 { return float64(c.Backlog().Truncations) }),
 			prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 				Name: "credstats_dedup_keys", Help: "Live keys in the 24-hour dedup set.",
 			}, func() float64 { return float64(c.dedup.Len()) }),

@@ -97,12 +97,15 @@ func serve(args []string) error {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	listen := fs.String("listen", ":8080", "address to listen on")
 	ch := clickhouseFlag(fs)
-	dataDir := fs.String("data-dir", "data", "folder for the daily salts and the dedup snapshot")
+	dataDir := fs.String("data-dir", "data", "folder for the spool, the daily salts and the dedup snapshot")
 	var proxies config.StringList
 	fs.Var(&proxies, "trusted-proxies", "addresses or CIDR ranges of proxies whose X-Forwarded-For is believed (repeatable or comma-separated)")
 	rate := fs.Float64("rate-limit", 20, "events a second one client address may send to the public routes (negative: no limit)")
 	burst := fs.Int("rate-burst", 200, "burst allowed above --rate-limit")
-	queue := fs.Int("queue-size", 100_000, "events waiting for the batch writer before the collector answers 503")
+	useSpool := fs.Bool("spool", true, "keep every accepted event on disk until ClickHouse has it (false: in memory, lost on a crash)")
+	spoolMax := fs.Int64("spool-max-bytes", 1<<30, "disk the spool may use before the collector answers 503")
+	spoolNoSync := fs.Bool("spool-no-sync", false, "skip fsync in the spool (only to measure what durability costs)")
+	queue := fs.Int("queue-size", 100_000, "with --spool=false: events waiting in memory before the collector answers 503")
 	batch := fs.Int("batch-size", 50_000, "events written to ClickHouse in one insert at most")
 	flush := fs.Duration("flush-interval", time.Second, "longest an event waits before its batch is written")
 	dedupKeys := fs.Int("dedup-max-keys", 4_000_000, "live keys the 24-hour dedup set holds (about 30 bytes each)")
@@ -124,6 +127,7 @@ func serve(args []string) error {
 	errs = append(errs, err)
 	var check config.Check
 	check.Add(*queue <= 0, "queue-size", "must be positive")
+	check.Add(*spoolMax < 1<<20, "spool-max-bytes", "must be at least 1 MiB")
 	check.Add(*batch <= 0, "batch-size", "must be positive")
 	check.Add(*flush <= 0, "flush-interval", "must be positive")
 	check.Add(*dedupKeys <= 0, "dedup-max-keys", "must be positive")
@@ -158,6 +162,9 @@ func serve(args []string) error {
 		Collector: collector.Options{
 			DataDir:        *dataDir,
 			TrustedProxies: proxies,
+			NoSpool:        !*useSpool,
+			SpoolMaxBytes:  *spoolMax,
+			SpoolNoSync:    *spoolNoSync,
 			QueueSize:      *queue,
 			BatchSize:      *batch,
 			FlushInterval:  *flush,

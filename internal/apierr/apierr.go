@@ -71,18 +71,20 @@ func From(err error) *Error {
 	return ErrInternal
 }
 
-type envelope struct {
-	Error struct {
-		Code    string `json:"code"`
-		Message string `json:"message"`
-	} `json:"error"`
+// Body is the JSON error envelope.
+type Body struct {
+	Error Detail `json:"error"`
+}
+
+// Detail is the inside of the envelope.
+type Detail struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
 }
 
 // Envelope returns the JSON body for e.
 func Envelope(e *Error) any {
-	var env envelope
-	env.Error.Code, env.Error.Message = e.Code, e.Message
-	return env
+	return Body{Error: Detail{Code: e.Code, Message: e.Message}}
 }
 
 // Handler returns a Fiber error handler that answers every error with the

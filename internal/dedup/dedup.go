@@ -149,6 +149,19 @@ func (s *Set) Seen(key uint64, now time.Time) bool {
 	return false
 }
 
+// Forget undoes Seen(key, now) for a key whose event was refused after it
+// was recorded, so that the client's retry counts. A key recorded at
+// another time is left alone. Its ring entry turns stale and is skipped.
+func (s *Set) Forget(key uint64, now time.Time) {
+	k := remap(key)
+	sh := s.shard(k)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	if i, ok := sh.find(k); ok && sh.times[i] == seconds(now) {
+		sh.remove(i)
+	}
+}
+
 // Contains reports whether key is live at now, without recording it.
 func (s *Set) Contains(key uint64, now time.Time) bool {
 	k := remap(key)

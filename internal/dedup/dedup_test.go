@@ -630,3 +630,26 @@ func BenchmarkMemoryPerKey(b *testing.B) {
 	f("full", dedup.Options{MaxKeys: 1_000_000})
 	f("default", dedup.Options{})
 }
+
+func TestForget(t *testing.T) {
+	s := dedup.New(dedup.Options{MaxKeys: 2048})
+	t0 := time.Unix(1_700_000_000, 0)
+	s.Seen(1, t0)
+	s.Seen(2, t0)
+	s.Forget(1, t0.Add(time.Second)) // recorded at another time: kept
+	if !s.Contains(1, t0) {
+		t.Fatal("Forget removed a key recorded at another time")
+	}
+	s.Forget(1, t0)
+	if s.Contains(1, t0) || s.Len() != 1 || !s.Contains(2, t0) {
+		t.Fatalf("after Forget: contains 1 %v, 2 %v, len %d", s.Contains(1, t0), s.Contains(2, t0), s.Len())
+	}
+	if s.Seen(1, t0.Add(time.Minute)) {
+		t.Fatal("a forgotten key was still a duplicate")
+	}
+	// The stale ring entry of the forgotten key expires without harm.
+	s.Expire(t0.Add(25 * time.Hour))
+	if s.Len() != 0 {
+		t.Fatalf("%d keys left after every window ended", s.Len())
+	}
+}

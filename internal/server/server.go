@@ -157,10 +157,14 @@ func demoPage(c *fiber.Ctx) error {
 func (s *Server) readyz(c *fiber.Ctx) error {
 	ctx, cancel := context.WithTimeout(c.UserContext(), 2*time.Second)
 	defer cancel()
+	backlog := s.collector.Backlog()
 	if err := s.checkSchema(ctx); err != nil {
-		return apierr.Unavailable(err.Error())
+		// The collector still takes events into its spool meanwhile; the
+		// backlog says how far behind it is.
+		e := apierr.Unavailable(err.Error())
+		return c.Status(e.Status).JSON(fiber.Map{"error": apierr.Envelope(e).(apierr.Body).Error, "backlog": backlog})
 	}
-	return c.JSON(fiber.Map{"status": "ready", "schema": schema.Latest(), "queue": s.collector.QueueLen()})
+	return c.JSON(fiber.Map{"status": "ready", "schema": schema.Latest(), "backlog": backlog})
 }
 
 func (s *Server) checkSchema(ctx context.Context) error {

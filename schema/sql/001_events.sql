@@ -18,7 +18,10 @@ CREATE TABLE IF NOT EXISTS events (
     os {{.Dict}},
     device Enum8('unknown' = 0, 'desktop' = 1, 'mobile' = 2, 'tablet' = 3, 'bot' = 4),
     bot_reason Enum8('' = 0, 'no_user_agent' = 1, 'crawler' = 2, 'headless' = 3, 'not_browser' = 4),
-    bot UInt8 MATERIALIZED bot_reason != ''
+    bot UInt8 MATERIALIZED bot_reason != '',
+    -- The spool position of the batch that stored the event (0 without a
+    -- spool): a retried batch checks it to store nothing twice.
+    batch UInt64
 ) ENGINE = MergeTree
 PARTITION BY toYYYYMM(time)
 ORDER BY (credential, type, time);
