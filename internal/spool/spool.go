@@ -47,7 +47,9 @@ var (
 	// or a call whose records could never fit in Options.MaxBytes.
 	ErrTooLarge = errors.New("records are too large for the spool")
 	// ErrCorrupt is wrapped by ReadFrom's error when a record fails its
-	// checksum although it was intact when the spool was opened.
+	// checksum although it was intact when the spool was opened. The
+	// consumer cannot get past it until the next Open, which cuts or skips
+	// the damage.
 	ErrCorrupt = errors.New("corrupt spool record")
 )
 
@@ -210,9 +212,10 @@ type Spool struct {
 }
 
 // Open opens the spool in o.Dir, creating it if missing, and recovers what a
-// previous process left: it checks every record after the acknowledged
-// position, cuts a damaged tail off the last segment, and skips the damaged
-// rest of an earlier segment. Damage is logged and counted, never fatal.
+// previous process left: it checks every record of the segments not yet
+// acknowledged, cuts a damaged tail off the last segment, and skips the
+// damaged rest of an earlier segment. Damage is logged and counted, never
+// fatal; only I/O errors and segments of an unknown format version stop Open.
 // Appends always go to a new segment, so the records of an earlier run are
 // never written to again.
 func Open(o Options) (*Spool, error) {
@@ -271,15 +274,15 @@ func (s *Spool) recover() error {
 	if len(seqs) > 0 {
 		s.nextSeq = max(s.nextSeq, seqs[len(seqs)-1]+1)
 	}
-	// Segments wholly before the checkpoint were acknowledged but not yet
-	// deleted when the previous process stopped.
+	// Segments wholly before the checkpoint were acknowledged, but Ack could
+	// not delete them.
 	for len(seqs) > 0 && seqs[0] < ack.Seg {
 		if err := os.Remove(s.segPath(seqs[0])); err != nil {
 			return fmt.Errorf("cannot remove acknowledged spool segment: %w", err)
 		}
 		seqs = seqs[1:]
 	}
-	r := bufio.NewReaderSize(nil, 1<<20)
+	r := bufio.NewReaderSize(nil, 256<<10)
 	var payload []byte
 	for i, seq := range seqs {
 		seg, keep, err := s.recoverSegment(seq, i == len(seqs)-1, r, &payload)
