@@ -415,11 +415,11 @@ func hashIP(k saltKey, ip netip.Addr) uint64 {
 
 // Backlog says what waits to be written to ClickHouse.
 type Backlog struct {
-	Events      int       `json:"queued_events,omitempty"` // without the spool
-	SpoolBytes  int64     `json:"spool_pending_bytes"`
-	Oldest      time.Time `json:"oldest_pending"`
-	Retries     int64     `json:"write_retries"`
-	Truncations int64     `json:"spool_damaged_tails_cut"`
+	Events      int        `json:"queued_events,omitempty"` // without the spool
+	SpoolBytes  int64      `json:"unwritten_bytes"`
+	Oldest      *time.Time `json:"oldest_pending,omitempty"`
+	Retries     int64      `json:"write_retries"`
+	Truncations int64      `json:"spool_damaged_tails_cut"`
 }
 
 // Backlog reports what waits to be written.
@@ -428,5 +428,13 @@ func (c *Collector) Backlog() Backlog {
 		return Backlog{Events: c.batcher.Len()}
 	}
 	st := c.spool.Stats()
-	return Backlog{SpoolBytes: st.Pending, Oldest: st.OldestUnacked, Retries: c.writer.retries.Load(), Truncations: st.Truncations}
+	b := Backlog{Retries: c.writer.retries.Load(), Truncations: st.Truncations}
+	// The spool keeps written records a little longer, for the dedup set:
+	// the backlog is what the writer has yet to store.
+	var oldest time.Time
+	b.SpoolBytes, oldest = c.spool.After(*c.writer.insertedPub.Load())
+	if !oldest.IsZero() {
+		b.Oldest = &oldest
+	}
+	return b
 }

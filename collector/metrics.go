@@ -44,13 +44,13 @@ func newMetrics(reg prometheus.Registerer, c *Collector) *metrics {
 				Name: "credstats_queue_depth", Help: "Events waiting in memory for the batch writer (without the spool).",
 			}, func() float64 { return float64(c.Backlog().Events) }),
 			prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-				Name: "credstats_spool_pending_bytes", Help: "Bytes of accepted events in the spool not yet written to ClickHouse.",
+				Name: "credstats_spool_unwritten_bytes", Help: "Bytes of accepted events in the spool not yet written to ClickHouse.",
 			}, func() float64 { return float64(c.Backlog().SpoolBytes) }),
 			prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 				Name: "credstats_spool_oldest_age_seconds", Help: "Age of the oldest event in the spool not yet written to ClickHouse.",
 			}, func() float64 {
-				if t := c.Backlog().Oldest; !t.IsZero() {
-					return time.Since(t).Seconds()
+				if t := c.Backlog().Oldest; t != nil {
+					return time.Since(*t).Seconds()
 				}
 				return 0
 			}),

@@ -57,6 +57,7 @@ type spoolWriter struct {
 	uncertainUntil spool.Pos
 	covered        atomic.Pointer[spool.Pos] // what the dedup snapshot covers
 	inserted       spool.Pos                 // owned by run
+	insertedPub    atomic.Pointer[spool.Pos] // inserted, for Backlog
 	maxBytes       int64
 	writeErrors    int64 // the spool's count when last seen
 
@@ -75,6 +76,7 @@ func newSpoolWriter(s *spool.Spool, sink Sink, covered spool.Pos, o *Options, m 
 		stop: make(chan struct{}), done: make(chan struct{}),
 	}
 	w.covered.Store(&covered)
+	w.insertedPub.Store(&w.inserted)
 	w.abortCtx, w.abort = context.WithCancel(context.Background())
 	go w.run()
 	return w
@@ -152,6 +154,7 @@ func (w *spoolWriter) drain() bool {
 			return false
 		}
 		w.inserted = next
+		w.insertedPub.Store(&next)
 		w.ack()
 		if len(recs) < w.batchSize {
 			return false

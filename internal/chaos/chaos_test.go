@@ -302,7 +302,7 @@ func TestClickHouseOutageUnderLoad(t *testing.T) {
 	if res.Status[http.StatusServiceUnavailable] == 0 {
 		t.Error("the spool never filled: the outage was too short to test refusals")
 	}
-	if !strings.Contains(ready, "spool_pending_bytes") {
+	if !strings.Contains(ready, "unwritten_bytes") || !strings.Contains(ready, "oldest_pending") {
 		t.Errorf("readyz does not show the backlog: %s", ready)
 	}
 	r.check(runID, res.Acked)

@@ -188,39 +188,53 @@ func (s *Spool) readerFile(seq uint64) (*os.File, error) {
 // Stats describes the spool. It reads one record header from disk when the
 // oldest unacknowledged record has changed since the last call.
 func (s *Spool) Stats() Stats {
-	s.rmu.Lock()
-	defer s.rmu.Unlock()
 	st := Stats{
 		Bytes:       s.diskBytes.Load(),
 		Refused:     s.refused.Load(),
 		WriteErrors: s.writeErrors.Load(),
 	}
 	s.mu.Lock()
+	start := s.start
 	st.Segments = len(s.segs)
 	st.Truncations = s.truncations
+	s.mu.Unlock()
+	st.Pending, st.OldestUnacked = s.After(start)
+	return st
+}
+
+// After returns the bytes of the records from p on, headers included, and
+// the append time of the first of them (zero when there is none). A
+// consumer that acknowledges late uses it for what it has yet to read.
+func (s *Spool) After(p Pos) (bytes int64, oldest time.Time) {
+	s.rmu.Lock()
+	defer s.rmu.Unlock()
+	s.mu.Lock()
+	if p.Less(s.start) {
+		p = s.start
+	}
 	var first Pos
 	for _, g := range s.segs {
-		if g.seq < s.start.Seg {
+		if g.seq < p.Seg {
 			continue
 		}
 		off := int64(segmentHeaderSize)
-		if g.seq == s.start.Seg {
-			off = max(off, s.start.Off)
+		if g.seq == p.Seg {
+			off = max(off, p.Off)
 		}
 		if off >= g.end {
 			continue
 		}
-		if st.Pending == 0 {
+		if bytes == 0 {
 			first = Pos{Seg: g.seq, Off: off}
 		}
-		st.Pending += g.end - off
+		bytes += g.end - off
 	}
 	shut := s.shut
 	s.mu.Unlock()
-	if st.Pending > 0 && !shut {
-		st.OldestUnacked = s.recordTimeAt(first)
+	if bytes > 0 && !shut {
+		oldest = s.recordTimeAt(first)
 	}
-	return st
+	return bytes, oldest
 }
 
 func (s *Spool) recordTimeAt(p Pos) time.Time {
