@@ -178,3 +178,14 @@ func FuzzDecodeFlat(f *testing.F) {
 		}
 	})
 }
+
+func BenchmarkValidate(b *testing.B) {
+	in := event.Input{Credential: "01hrsvjp560yksep2a3bek3z97", Type: "share", Network: "linkedin", Actor: "recipient", Group: "spring-2026",
+		URL: "https://certs.example.org/c/01hrsvjp560yksep2a3bek3z97", Referrer: "https://www.linkedin.com/feed/"}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := in.Event(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
