@@ -59,18 +59,19 @@ type Store struct {
 }
 
 // Unique viewers are counted from the daily visitor hashes, whose salt
-// rotates daily: a person who comes back on another day counts again.
-const (
-	credentialCounts = `SELECT toString(actor), toString(type), toString(network), countMerge(events), uniqMerge(visitors)
-FROM credential_daily WHERE credential = ? GROUP BY actor, type, network`
-	credentialViewers = `SELECT uniqMerge(visitors) FROM credential_daily WHERE credential = ? AND type = 'view'`
-)
+// rotates daily: a person who comes back on another day counts again. The
+// second part of the union is the credential's unique viewers in all
+// (actor ”), so one round trip answers everything.
+const credentialCounts = `SELECT toString(actor), toString(type), toString(network), countMerge(events), uniqMerge(visitors)
+FROM credential_daily WHERE credential = ? GROUP BY actor, type, network
+UNION ALL
+SELECT '', 'view', '', toUInt64(0), uniqMerge(visitors) FROM credential_daily WHERE credential = ? AND type = 'view'`
 
 // CredentialStats returns the counters of one credential; a credential
 // nobody has seen yet has zeros.
 func (s Store) CredentialStats(ctx context.Context, credential string) (Stats, error) {
 	st := Stats{Counts: *newCounts(), ByActor: map[string]*Counts{"recipient": newCounts(), "guest": newCounts()}}
-	rows, err := s.Conn.Query(ctx, credentialCounts, credential)
+	rows, err := s.Conn.Query(ctx, credentialCounts, credential, credential)
 	if err != nil {
 		return Stats{}, fmt.Errorf("cannot query credential stats: %w", err)
 	}
@@ -80,6 +81,10 @@ func (s Store) CredentialStats(ctx context.Context, credential string) (Stats, e
 		var n, viewers uint64
 		if err := rows.Scan(&actor, &typ, &network, &n, &viewers); err != nil {
 			return Stats{}, fmt.Errorf("cannot read credential stats: %w", err)
+		}
+		if actor == "" {
+			st.UniqueViewers = viewers
+			continue
 		}
 		st.add(typ, network, n)
 		if a := st.ByActor[actor]; a != nil {
@@ -91,9 +96,6 @@ func (s Store) CredentialStats(ctx context.Context, credential string) (Stats, e
 	}
 	if err := rows.Err(); err != nil {
 		return Stats{}, fmt.Errorf("cannot read credential stats: %w", err)
-	}
-	if err := s.Conn.QueryRow(ctx, credentialViewers, credential).Scan(&st.UniqueViewers); err != nil {
-		return Stats{}, fmt.Errorf("cannot query unique viewers: %w", err)
 	}
 	return st, nil
 }

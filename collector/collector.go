@@ -22,6 +22,7 @@ import (
 
 	"github.com/credstats/credstats/internal/dedup"
 	"github.com/credstats/credstats/internal/event"
+	"github.com/credstats/credstats/internal/logthrottle"
 	"github.com/credstats/credstats/internal/spool"
 )
 
@@ -146,7 +147,7 @@ func New(o Options) (*Collector, error) {
 	if o.RateLimit > 0 {
 		c.limiter = newLimiter(o.RateLimit, o.RateBurst, 100_000)
 	}
-	c.errLog = slog.New(newRateLimitedHandler(o.Logger.Handler(), 10*time.Second))
+	c.errLog = logthrottle.New(o.Logger, 10*time.Second)
 	if err := c.dedup.Load(c.snapPath, now); err != nil {
 		// A damaged snapshot costs at most a day of double counting; it
 		// must not keep the collector down.

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/credstats/credstats/collector"
+	"github.com/credstats/credstats/dashboard"
 	"github.com/credstats/credstats/internal/config"
 	"github.com/credstats/credstats/internal/keys"
 	"github.com/credstats/credstats/internal/server"
@@ -32,6 +33,7 @@ Usage:
   credstats serve     run the collector, the aggregator and the demo page
   credstats migrate   create or update the ClickHouse schema
   credstats keys      create, list and revoke API keys
+  credstats links     create, list and revoke shared read-only dashboard links
   credstats load      send realistic event traffic to a collector and measure it
   credstats version   print the schema version this build needs
 
@@ -53,6 +55,8 @@ func main() {
 		err = migrate(args)
 	case "keys":
 		err = keysCmd(args)
+	case "links":
+		err = linksCmd(args)
 	case "load":
 		err = load(args)
 	case "version":
@@ -97,7 +101,8 @@ func serve(args []string) error {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	listen := fs.String("listen", ":8080", "address to listen on")
 	ch := clickhouseFlag(fs)
-	dataDir := fs.String("data-dir", "data", "folder for the spool, the daily salts and the dedup snapshot")
+	dataDir := fs.String("data-dir", "data", "folder for the spool, the daily salts, the dedup snapshot and the dashboard secret")
+	dashSecret := fs.String("dashboard-secret", "", "secret that signs dashboard sessions and shared links, 32+ characters (default: made once and kept in --data-dir)")
 	var proxies config.StringList
 	fs.Var(&proxies, "trusted-proxies", "addresses or CIDR ranges of proxies whose X-Forwarded-For is believed (repeatable or comma-separated)")
 	rate := fs.Float64("rate-limit", 20, "events a second one client address may send to the public routes (negative: no limit)")
@@ -110,6 +115,8 @@ func serve(args []string) error {
 	flush := fs.Duration("flush-interval", time.Second, "longest an event waits before its batch is written")
 	dedupKeys := fs.Int("dedup-max-keys", 4_000_000, "live keys the 24-hour dedup set holds (about 30 bytes each)")
 	queryTimeout := fs.Duration("query-timeout", 10*time.Second, "time limit of each stats query")
+	statsTTL := fs.Duration("stats-cache-ttl", 5*time.Second, "how long public counters are answered from memory (negative: not cached)")
+	statsStale := fs.Duration("stats-stale-for", 5*time.Minute, "how old the last good public counters may be to be answered while ClickHouse is unreachable")
 	keyTTL := fs.Duration("key-cache-ttl", 10*time.Second, "how long a checked API key is trusted before it is checked again (revocations take this long)")
 	shutdown := fs.Duration("shutdown-timeout", 10*time.Second, "how long SIGTERM waits for queued events to be written")
 	autoMigrate := fs.Bool("migrate", true, "apply schema migrations at start-up")
@@ -134,11 +141,15 @@ func serve(args []string) error {
 	check.Add(*burst <= 0, "rate-burst", "must be positive")
 	check.Add(*rate == 0, "rate-limit", "must not be 0 (negative turns the limit off)")
 	check.Add(*queryTimeout <= 0, "query-timeout", "must be positive")
+	check.Add(*statsTTL == 0, "stats-cache-ttl", "must not be 0 (negative turns the cache off)")
+	check.Add(*statsTTL > 0 && *statsStale < *statsTTL, "stats-stale-for", "must be at least --stats-cache-ttl")
 	_, perr := store.ParseDSN(*ch)
 	check.Add(perr != nil, "clickhouse", "%v", perr)
 	if _, _, err := net.SplitHostPort(*listen); err != nil {
 		check.Add(true, "listen", "%v", err)
 	}
+	secret, serr := dashboard.LoadSecret(*dashSecret, *dataDir)
+	check.Add(serr != nil, "dashboard-secret", "%v", serr)
 	errs = append(errs, check.Err())
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("bad configuration:\n%w", err)
@@ -155,10 +166,13 @@ func serve(args []string) error {
 		}
 	}
 	srv, err := server.New(ctx, server.Options{
-		ClickHouse:   *ch,
-		QueryTimeout: *queryTimeout,
-		KeyCacheTTL:  *keyTTL,
-		Logger:       log,
+		ClickHouse:    *ch,
+		QueryTimeout:  *queryTimeout,
+		KeyCacheTTL:   *keyTTL,
+		StatsCacheTTL: *statsTTL,
+		StatsStaleFor: *statsStale,
+		Logger:        log,
+		Dashboard:     dashboard.Options{Secret: secret},
 		Collector: collector.Options{
 			DataDir:        *dataDir,
 			TrustedProxies: proxies,

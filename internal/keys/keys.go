@@ -164,6 +164,24 @@ func (s *Store) Authenticate(ctx context.Context, token, scope string) (Key, err
 	return k, nil
 }
 
+// Check returns the key with the given id when it is valid and has the
+// scope, for a session that was opened with it: ErrUnknown when there is
+// no such key, ErrRevoked or ErrForbidden as Authenticate. It is not cached.
+func (s *Store) Check(ctx context.Context, id, scope string) (Key, error) {
+	k, _, err := s.byID(ctx, id)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return Key{}, ErrUnknown
+	case err != nil:
+		return Key{}, err
+	case k.Revoked():
+		return Key{}, ErrRevoked
+	case !slices.Contains(k.Scopes, scope):
+		return Key{}, ErrForbidden
+	}
+	return k, nil
+}
+
 func (s *Store) byID(ctx context.Context, id string) (Key, string, error) {
 	var k Key
 	var h string

@@ -23,6 +23,7 @@ import (
 	"github.com/credstats/credstats/aggregator"
 	beaconjs "github.com/credstats/credstats/beacon-js"
 	"github.com/credstats/credstats/collector"
+	"github.com/credstats/credstats/dashboard"
 	"github.com/credstats/credstats/internal/apierr"
 	"github.com/credstats/credstats/internal/demo"
 	"github.com/credstats/credstats/internal/event"
@@ -36,9 +37,17 @@ type Options struct {
 	ClickHouse   string        // clickhouse://host:port/database
 	QueryTimeout time.Duration // bound on each stats query; default 10s
 	KeyCacheTTL  time.Duration // how long a checked API key is trusted; negative: not cached
-	Logger       *slog.Logger
+	// Public counters: how long they are answered from memory (default 5s,
+	// negative: not cached) and how old they may be while ClickHouse fails
+	// (default 5m).
+	StatsCacheTTL time.Duration
+	StatsStaleFor time.Duration
+	Logger        *slog.Logger
 	// Collector's Sink, Logger and Registerer are filled in by New.
 	Collector collector.Options
+	// Dashboard's Engine, Keys, Conn, Logger, Limited and CacheTTL are
+	// filled in by New.
+	Dashboard dashboard.Options
 }
 
 // Server is the whole credstats service.
@@ -112,7 +121,22 @@ func (s *Server) routes(reg *prometheus.Registry, keyStore *keys.Store) {
 
 	s.collector.Routes(app)
 	s.collector.CertifierRoutes(app, keyStore.Require(keys.EventsWrite))
-	aggregator.Store{Conn: s.read}.Routes(app, s.collector.Limited)
+	api := aggregator.New(aggregator.Options{
+		Conn: s.read, Logger: s.o.Logger, Now: s.o.Collector.Now, QueryTimeout: s.o.QueryTimeout,
+		CacheTTL: s.o.StatsCacheTTL, StaleFor: s.o.StatsStaleFor,
+	})
+	api.Routes(app, s.collector.Limited, keyStore.Require(keys.StatsRead))
+
+	dash := s.o.Dashboard
+	dash.Engine, dash.Keys, dash.Conn = api.Engine(), keyStore, s.read
+	dash.Logger, dash.Limited, dash.CacheTTL = s.o.Logger, s.collector.Limited, s.o.KeyCacheTTL
+	if dash.SectionTimeout == 0 {
+		dash.SectionTimeout = s.o.QueryTimeout
+	}
+	if dash.Now == nil {
+		dash.Now = s.o.Collector.Now // The engine's clock, for the ranges it resolves.
+	}
+	dashboard.New(dash).Routes(app)
 
 	app.Use(func(c *fiber.Ctx) error { return apierr.NotFound("no route " + c.Method() + " " + c.Path()) })
 }

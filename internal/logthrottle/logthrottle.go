@@ -1,4 +1,6 @@
-package collector
+// Package logthrottle keeps hot paths from flooding the log: a logger that
+// passes on each message at most once per interval.
+package logthrottle
 
 import (
 	"context"
@@ -7,8 +9,13 @@ import (
 	"time"
 )
 
-// rateLimitedHandler passes on each message at most once per interval and
-// drops the repeats, so an error on the hot path cannot flood the log.
+// New returns a logger that writes through log's handler, each message at
+// most once per interval; repeats in between are dropped. Messages should
+// be constants, so that the set it remembers stays small.
+func New(log *slog.Logger, every time.Duration) *slog.Logger {
+	return slog.New(newRateLimitedHandler(log.Handler(), every))
+}
+
 type rateLimitedHandler struct {
 	slog.Handler
 	every time.Duration

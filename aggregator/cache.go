@@ -1,0 +1,101 @@
+package aggregator
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/golang-lru/v2/expirable"
+)
+
+// statsCache keeps the public counters so that a popular credential page
+// costs ClickHouse one query every few seconds, and answers with the last
+// good counters, up to a bound, while ClickHouse cannot.
+type statsCache struct {
+	load    func(ctx context.Context, id string) (Stats, error)
+	fresh   time.Duration // an answer younger than this is served as is
+	stale   time.Duration // an older one only while ClickHouse fails, up to this age
+	timeout time.Duration // bound on one refresh
+	now     func() time.Time
+	lru     *expirable.LRU[string, cachedStats]
+
+	mu      sync.Mutex
+	flights map[string]*flight // refreshes under way, one per credential
+}
+
+type cachedStats struct {
+	st      Stats
+	at      time.Time // when ClickHouse answered
+	checked time.Time // when ClickHouse was last asked
+}
+
+type flight struct {
+	done chan struct{}
+	c    cachedStats
+	err  error
+}
+
+func newStatsCache(load func(context.Context, string) (Stats, error), size int, fresh, stale, timeout time.Duration) *statsCache {
+	return &statsCache{
+		load: load, fresh: fresh, stale: stale, timeout: timeout, now: time.Now,
+		lru:     expirable.NewLRU[string, cachedStats](size, nil, stale),
+		flights: map[string]*flight{},
+	}
+}
+
+// get returns a credential's counters and their age.
+func (c *statsCache) get(ctx context.Context, id string) (Stats, time.Duration, error) {
+	if e, ok := c.lru.Get(id); ok && c.now().Sub(e.checked) < c.fresh {
+		return e.st, c.now().Sub(e.at), nil
+	}
+	c.mu.Lock()
+	f, ok := c.flights[id]
+	if !ok {
+		f = &flight{done: make(chan struct{})}
+		c.flights[id] = f
+	}
+	c.mu.Unlock()
+	if !ok {
+		c.refresh(context.WithoutCancel(ctx), id, f)
+	}
+	select {
+	case <-f.done:
+	case <-ctx.Done():
+		return Stats{}, 0, ctx.Err()
+	}
+	if f.err != nil {
+		return Stats{}, 0, f.err
+	}
+	return f.c.st, c.now().Sub(f.c.at), nil
+}
+
+// refresh asks ClickHouse once for every request waiting on the flight.
+// Its context is detached from the request that runs it, so a client that
+// hangs up does not fail the others; it ends within c.timeout.
+func (c *statsCache) refresh(ctx context.Context, id string, f *flight) {
+	defer func() {
+		c.mu.Lock()
+		delete(c.flights, id)
+		c.mu.Unlock()
+		close(f.done)
+	}()
+	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+	st, err := c.load(ctx, id)
+	now := c.now()
+	if err == nil {
+		f.c = cachedStats{st: st, at: now, checked: now}
+		c.lru.Add(id, f.c)
+		return
+	}
+	// Serve the last good answer while it is within the bound, and ask
+	// ClickHouse again only after another fresh period, so that an outage
+	// does not make every request wait for a refresh that fails.
+	if e, ok := c.lru.Peek(id); ok && now.Sub(e.at) < c.stale {
+		e.checked = now
+		c.lru.Add(id, e)
+		f.c = e
+		return
+	}
+	f.err = err
+}

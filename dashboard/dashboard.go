@@ -1,0 +1,136 @@
+// Package dashboard serves the marketing dashboard at /dashboard: pages
+// rendered on the server with go-echarts over the aggregator's query engine,
+// signed-in with an API key or opened through a signed, read-only link
+// scoped to one group or credential. Every asset is embedded and served
+// from /dashboard/assets/, so a page never asks another host for anything.
+package dashboard
+
+import (
+	"context"
+	"crypto/rand"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"github.com/gofiber/fiber/v2"
+	"github.com/hashicorp/golang-lru/v2/expirable"
+
+	"github.com/credstats/credstats/aggregator"
+	"github.com/credstats/credstats/internal/keys"
+)
+
+// Engine answers stats queries: the aggregator's *aggregator.Engine.
+type Engine interface {
+	Run(ctx context.Context, q aggregator.Query) (aggregator.Result, error)
+	// Export streams a query's rows, as the export API does.
+	Export(ctx context.Context, q aggregator.Query) (*aggregator.Cursor, error)
+}
+
+// Options configure a Dashboard. Engine, Keys and Conn are required.
+type Options struct {
+	Engine Engine
+	Keys   *keys.Store
+	// Conn reads the shared links; it may be read-only.
+	Conn driver.Conn
+	// Secret signs sessions and shared links (LoadSecret). Without one a
+	// random secret is made: sessions end with the process and no link
+	// made by `credstats links` opens.
+	Secret []byte
+	Logger *slog.Logger
+	// Limited wraps the sign-in form's handler with the per-client rate
+	// limit; nil leaves it unlimited.
+	Limited func(fiber.Handler) fiber.Handler
+	// CacheTTL is how long a checked key or link is trusted before it is
+	// checked again, so how long a revocation takes to bite; default 10s,
+	// negative: no cache.
+	CacheTTL time.Duration
+	// SessionTTL is how long a sign-in lasts; default 7 days.
+	SessionTTL time.Duration
+	// Budget is how long a page waits for its sections before it leaves
+	// the slow ones to load on their own in the browser; default 1.5s.
+	Budget time.Duration
+	// SectionTimeout bounds the queries of one section; default 10s.
+	SectionTimeout time.Duration
+	// Location is the time zone of dates and charts; default UTC.
+	Location *time.Location
+	// Now is the clock; default time.Now.
+	Now func() time.Time
+}
+
+// Dashboard serves the pages.
+type Dashboard struct {
+	o        Options
+	links    *Links
+	sessions *expirable.LRU[string, sessionCheck] // by key id
+
+	mu      sync.Mutex
+	flights map[string]*flight // by section address
+}
+
+type sessionCheck struct {
+	name string
+	err  error
+}
+
+// New fills the defaults of o and returns the dashboard.
+func New(o Options) *Dashboard {
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if len(o.Secret) == 0 {
+		o.Secret = make([]byte, minSecret)
+		rand.Read(o.Secret)
+		o.Logger.Warn("the dashboard has no secret: sign-ins end with this process and shared links do not open")
+	}
+	if o.Limited == nil {
+		o.Limited = func(h fiber.Handler) fiber.Handler { return h }
+	}
+	if o.CacheTTL == 0 {
+		o.CacheTTL = 10 * time.Second
+	}
+	if o.SessionTTL <= 0 {
+		o.SessionTTL = 7 * 24 * time.Hour
+	}
+	if o.Budget == 0 {
+		o.Budget = 1500 * time.Millisecond
+	}
+	if o.SectionTimeout <= 0 {
+		o.SectionTimeout = 10 * time.Second
+	}
+	if o.Location == nil {
+		o.Location = time.UTC
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	d := &Dashboard{o: o, links: NewLinks(o.Conn, o.Secret, o.CacheTTL), flights: map[string]*flight{}}
+	if o.CacheTTL > 0 {
+		d.sessions = expirable.NewLRU[string, sessionCheck](1024, nil, o.CacheTTL)
+	}
+	return d
+}
+
+// Routes registers /dashboard and everything below it.
+func (d *Dashboard) Routes(r fiber.Router) {
+	r.Get("/dashboard/assets/:name", serveAsset)
+	r.Get("/dashboard/login", d.loginPage)
+	r.Post("/dashboard/login", d.o.Limited(d.login))
+	r.Post("/dashboard/logout", d.logout)
+
+	signedIn := d.requireSession
+	r.Get("/dashboard", signedIn, d.overview)
+	r.Get("/dashboard/sections/:section", signedIn, d.section)
+	r.Get("/dashboard/export.csv", signedIn, d.export)
+	r.Get("/dashboard/credentials/:id", signedIn, d.credentialPage)
+	r.Get("/dashboard/credentials/:id/sections/:section", signedIn, d.section)
+	r.Get("/dashboard/credentials/:id/export.csv", signedIn, d.export)
+
+	shared := d.requireLink
+	r.Get("/dashboard/s/:token", shared, d.overview)
+	r.Get("/dashboard/s/:token/sections/:section", shared, d.section)
+	r.Get("/dashboard/s/:token/export.csv", shared, d.export)
+	r.Get("/dashboard/s/:token/credentials/:id", shared, d.credentialPage)
+	r.Get("/dashboard/s/:token/credentials/:id/sections/:section", shared, d.section)
+	r.Get("/dashboard/s/:token/credentials/:id/export.csv", shared, d.export)
+}

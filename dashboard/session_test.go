@@ -1,0 +1,99 @@
+package dashboard
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestSession(t *testing.T) {
+	secret := []byte(strings.Repeat("s", 32))
+	now := time.Unix(1_800_000_000, 0)
+	s := session{KeyID: "0123456789abcdef", Expires: now.Add(time.Hour)}
+	cookie := signSession(secret, s)
+
+	got, err := parseSession(secret, cookie, now)
+	if err != nil || got.KeyID != s.KeyID || !got.Expires.Equal(s.Expires) {
+		t.Fatalf("parseSession(signSession(s)) = %+v, %v; want %+v", got, err, s)
+	}
+	bad := func(name, value string, at time.Time, key []byte) {
+		t.Helper()
+		if _, err := parseSession(key, value, at); err == nil {
+			t.Errorf("%s: parseSession(%q) accepted it", name, value)
+		}
+	}
+	bad("expired", cookie, now.Add(time.Hour), secret)
+	bad("other secret", cookie, now, []byte(strings.Repeat("t", 32)))
+	bad("empty", "", now, secret)
+	bad("no parts", "abc", now, secret)
+	parts := strings.Split(cookie, ".")
+	bad("other key id", "fedcba9876543210."+parts[1]+"."+parts[2], now, secret)
+	bad("later expiry", parts[0]+".9999999999."+parts[2], now, secret)
+	bad("bad signature", parts[0]+"."+parts[1]+".AAAA", now, secret)
+	bad("extra part", cookie+".x", now, secret)
+	// A link's signature is never a session's, even over the same text.
+	link := NewLinks(nil, secret, 0).Token(Link{ID: parts[0], Scope: Scope{Kind: ScopeGroup, Value: parts[1]}})
+	_, linkSig, _ := strings.Cut(link, ".")
+	bad("link signature", parts[0]+"."+parts[1]+"."+linkSig, now, secret)
+}
+
+func TestLinkToken(t *testing.T) {
+	secret := []byte(strings.Repeat("s", 32))
+	links := NewLinks(nil, secret, 0)
+	l := Link{ID: "0123456789abcdef", Scope: Scope{Kind: ScopeGroup, Value: "g1"}}
+	token := links.Token(l)
+	if !strings.HasPrefix(token, l.ID+".") || token != links.Token(l) {
+		t.Fatalf("Token = %q: want ID.MAC, the same every time", token)
+	}
+	for _, other := range []Link{
+		{ID: l.ID, Scope: Scope{Kind: ScopeGroup, Value: "g2"}},
+		{ID: l.ID, Scope: Scope{Kind: ScopeCredential, Value: "g1"}},
+		{ID: "0123456789abcdee", Scope: l.Scope},
+	} {
+		if links.Token(other) == token {
+			t.Errorf("links %+v and %+v have the same token", l, other)
+		}
+	}
+	if NewLinks(nil, []byte(strings.Repeat("t", 32)), 0).Token(l) == token {
+		t.Error("another secret signs the same token")
+	}
+}
+
+func TestLoadSecret(t *testing.T) {
+	dir := t.TempDir()
+	a, err := LoadSecret("", dir)
+	if err != nil || len(a) < minSecret {
+		t.Fatalf("LoadSecret made %d bytes, %v", len(a), err)
+	}
+	b, err := LoadSecret("", dir)
+	if err != nil || string(a) != string(b) {
+		t.Fatalf("LoadSecret did not read back the secret it made: %v", err)
+	}
+	if _, err := LoadSecret("short", dir); err == nil {
+		t.Error("LoadSecret took a short configured secret")
+	}
+	if s, err := LoadSecret(strings.Repeat("x", 40), dir); err != nil || string(s) != strings.Repeat("x", 40) {
+		t.Errorf("LoadSecret(configured) = %q, %v", s, err)
+	}
+}
+
+func TestSafeNext(t *testing.T) {
+	f := func(next, want string) {
+		t.Helper()
+		if got := safeNext(next); got != want {
+			t.Errorf("safeNext(%q) = %q, want %q", next, got, want)
+		}
+	}
+	f("", "/dashboard")
+	f("/dashboard", "/dashboard")
+	f("/dashboard?range=7d&group=g", "/dashboard?range=7d&group=g")
+	f("/dashboard/credentials/c1?range=all", "/dashboard/credentials/c1?range=all")
+	f("https://evil.example/dashboard", "/dashboard")
+	f("//evil.example/dashboard", "/dashboard")
+	f("/\\evil.example", "/dashboard")
+	f("/demo", "/dashboard")
+	f("/dashboardx", "/dashboard")
+	f("/dashboard/login?next=/x", "/dashboard")
+	f("/dashboard/s/abc.def", "/dashboard")
+	f("javascript:alert(1)", "/dashboard")
+}
