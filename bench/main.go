@@ -25,6 +25,7 @@ import (
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
+	"github.com/credstats/credstats/aggregator"
 	beaconjs "github.com/credstats/credstats/beacon-js"
 	"github.com/credstats/credstats/internal/dedup"
 	"github.com/credstats/credstats/internal/loadgen"
@@ -255,13 +256,14 @@ func (b *bench) queries() error {
 			}
 		}
 		label := fmt.Sprintf("%dM events", n/1_000_000)
+		engine := aggregator.NewEngine(conn, time.Now)
 		for _, q := range benchQueries {
-			p50, p95, err := timeQuery(conn, q.sql, q.args...)
+			p50, p95, err := timeIt(func() error { _, err := engine.Run(context.Background(), q.query); return err })
 			if err != nil {
 				conn.Close()
 				return fmt.Errorf("%s: %w", q.name, err)
 			}
-			raw50, raw95, err := timeQuery(conn, q.raw, q.args...)
+			raw50, raw95, err := timeIt(func() error { return drain(conn, q.raw, q.args...) })
 			if err != nil {
 				conn.Close()
 				return fmt.Errorf("%s over raw events: %w", q.name, err)
@@ -283,29 +285,38 @@ func (b *bench) queries() error {
 // The credential the query benchmarks ask about is the busiest one.
 const hotCredential = "cred-0"
 
+// The rollup side of each benchmark goes through the aggregator's engine,
+// as the API and the dashboard do; the baseline is the same answer computed
+// over raw events.
 var benchQueries = []struct {
-	name     string
-	sql, raw string
-	args     []any
-	target   time.Duration
+	name   string
+	query  aggregator.Query
+	raw    string
+	args   []any
+	target time.Duration
 }{
 	{
-		name:   "per-credential counters",
-		sql:    `SELECT toString(actor), toString(type), toString(network), countMerge(events), uniqMerge(visitors) FROM credential_daily WHERE credential = ? GROUP BY actor, type, network`,
+		name: "per-credential counters",
+		query: aggregator.Query{
+			Metrics:    []string{"views", "unique_viewers", "shares", "downloads", "linkedin_adds", "link_copies", "verifications"},
+			Dimensions: []string{"actor"},
+			Filters:    []aggregator.Filter{{Op: "is", Dimension: "credential", Values: []string{hotCredential}}},
+			DateRange:  aggregator.DateRange{Preset: "all"},
+		},
 		raw:    `SELECT toString(actor), toString(type), toString(network), count(), uniq(visitor) FROM events WHERE credential = ? AND bot_reason = '' GROUP BY actor, type, network`,
 		args:   []any{hotCredential},
 		target: 10 * time.Millisecond,
 	},
 	{
 		name:   "30-day daily series",
-		sql:    `SELECT day, countMerge(events) FROM credential_daily WHERE day >= today() - 29 GROUP BY day ORDER BY day`,
-		raw:    `SELECT toDate(time) AS day, count() FROM events WHERE time >= toDateTime(today() - 29) AND bot_reason = '' GROUP BY day ORDER BY day`,
+		query:  aggregator.Query{Metrics: []string{"views", "unique_viewers"}, Dimensions: []string{"time:day"}, DateRange: aggregator.DateRange{Preset: "30d"}},
+		raw:    `SELECT toDate(time) AS day, countIf(type = 'view'), uniqIf(visitor, type = 'view') FROM events WHERE time >= toDateTime(today() - 29) AND bot_reason = '' GROUP BY day ORDER BY day`,
 		target: 50 * time.Millisecond,
 	},
 	{
-		name: "network breakdown, 30 days",
-		sql:  `SELECT toString(network), countMerge(events) FROM credential_daily WHERE day >= today() - 29 AND type = 'share' GROUP BY network`,
-		raw:  `SELECT toString(network), count() FROM events WHERE time >= toDateTime(today() - 29) AND type = 'share' AND bot_reason = '' GROUP BY network`,
+		name:  "network breakdown, 30 days",
+		query: aggregator.Query{Metrics: []string{"shares"}, Dimensions: []string{"network"}, DateRange: aggregator.DateRange{Preset: "30d"}},
+		raw:   `SELECT toString(network), count() FROM events WHERE time >= toDateTime(today() - 29) AND type = 'share' AND bot_reason = '' GROUP BY network`,
 	},
 }
 
@@ -316,7 +327,18 @@ func seed(conn driver.Conn, n int) error {
 	if err := conn.Exec(ctx, "TRUNCATE TABLE events"); err != nil {
 		return err
 	}
-	for _, t := range []string{"credential_daily"} {
+	rows, err := conn.Query(ctx, "SELECT name FROM system.tables WHERE database = currentDatabase() AND engine LIKE '%MergeTree' AND name NOT IN ('events', 'schema_migrations', 'api_keys', 'share_links')")
+	if err != nil {
+		return err
+	}
+	var rollups []string
+	for rows.Next() {
+		var t string
+		rows.Scan(&t)
+		rollups = append(rollups, t)
+	}
+	rows.Close()
+	for _, t := range rollups {
 		if err := conn.Exec(ctx, "TRUNCATE TABLE "+t); err != nil {
 			return err
 		}
@@ -346,28 +368,34 @@ func seed(conn driver.Conn, n int) error {
 	return nil
 }
 
-func timeQuery(conn driver.Conn, sql string, args ...any) (p50, p95 time.Duration, err error) {
+// timeIt runs f 30 times after 3 warm-ups and returns the p50 and p95.
+func timeIt(f func() error) (p50, p95 time.Duration, err error) {
 	const runs = 30
 	var ds []time.Duration
 	for i := 0; i < runs+3; i++ {
 		start := time.Now()
-		rows, err := conn.Query(context.Background(), sql, args...)
-		if err != nil {
+		if err := f(); err != nil {
 			return 0, 0, err
 		}
-		for rows.Next() {
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return 0, 0, err
-		}
-		if i >= 3 { // warm-up
+		if i >= 3 {
 			ds = append(ds, time.Since(start))
 		}
 	}
 	slices.Sort(ds)
 	r := loadgen.Result{Latencies: ds}
 	return r.Percentile(50), r.Percentile(95), nil
+}
+
+// drain runs a query and reads every row.
+func drain(conn driver.Conn, sql string, args ...any) error {
+	rows, err := conn.Query(context.Background(), sql, args...)
+	if err != nil {
+		return err
+	}
+	for rows.Next() {
+	}
+	rows.Close()
+	return rows.Err()
 }
 
 // memory measures the dedup set's bytes per live key when full.

@@ -99,11 +99,10 @@ func setDefault[T int | int64 | float64 | time.Duration](v *T, def T) {
 // Collector is the ingest pipeline.
 type Collector struct {
 	o        Options
-	proxies  proxies
+	gate     *Gate
 	salts    *salts
 	dedup    *dedup.Set
 	agents   *classifier
-	limiter  *limiter
 	metrics  *metrics
 	errLog   *slog.Logger // rate-limited, for errors on the hot path
 	snapPath string
@@ -123,7 +122,7 @@ func New(o Options) (*Collector, error) {
 	if err := o.fill(); err != nil {
 		return nil, err
 	}
-	proxies, err := parseProxies(o.TrustedProxies)
+	gate, err := NewGate(o.TrustedProxies, o.RateLimit, o.RateBurst, o.Now)
 	if err != nil {
 		return nil, fmt.Errorf("collector: %w", err)
 	}
@@ -137,15 +136,12 @@ func New(o Options) (*Collector, error) {
 	}
 	c := &Collector{
 		o:        o,
-		proxies:  proxies,
+		gate:     gate,
 		salts:    s,
 		dedup:    dedup.New(dedup.Options{Window: o.DedupWindow, MaxKeys: o.DedupMaxKeys}),
 		agents:   newClassifier(4096),
 		snapPath: filepath.Join(o.DataDir, "dedup.snapshot"),
 		stop:     make(chan struct{}),
-	}
-	if o.RateLimit > 0 {
-		c.limiter = newLimiter(o.RateLimit, o.RateBurst, 100_000)
 	}
 	c.errLog = logthrottle.New(o.Logger, 10*time.Second)
 	if err := c.dedup.Load(c.snapPath, now); err != nil {
@@ -154,6 +150,7 @@ func New(o Options) (*Collector, error) {
 		o.Logger.Error("cannot restore the dedup set, starting empty", "err", err)
 	}
 	c.metrics = newMetrics(o.Registerer, c)
+	gate.refused = c.metrics.dropped.WithLabelValues("rate_limited").Inc
 	if o.NoSpool {
 		c.batcher = newBatcher(BatcherOptions{
 			Sink: o.Sink, QueueSize: o.QueueSize, BatchSize: o.BatchSize,
@@ -267,27 +264,8 @@ func (c *Collector) snapshot() error {
 	return nil
 }
 
-// ClientIP is the client's address for a request from peer.
-func (c *Collector) ClientIP(peer netip.Addr, forwardedFor string) netip.Addr {
-	return c.proxies.clientIP(peer, forwardedFor)
-}
-
-// Allow takes one request from ip's rate budget on the public routes.
-func (c *Collector) Allow(ip netip.Addr) bool {
-	if c.limiter == nil {
-		return true
-	}
-	now := c.o.Now()
-	pair, err := c.salts.at(now)
-	if err != nil {
-		return true
-	}
-	ok := c.limiter.allow(hashIP(pair.today, ip), now)
-	if !ok {
-		c.metrics.dropped.WithLabelValues("rate_limited").Inc()
-	}
-	return ok
-}
+// Gate is the collector's gate, which its public routes go through.
+func (c *Collector) Gate() *Gate { return c.gate }
 
 // Hit is one event as it arrived.
 type Hit struct {

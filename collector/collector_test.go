@@ -342,7 +342,7 @@ func TestClientIP(t *testing.T) {
 	defer closeOK(t, c)
 	f := func(peer, xff, want string) {
 		t.Helper()
-		if got := c.ClientIP(netip.MustParseAddr(peer), xff); got != netip.MustParseAddr(want) {
+		if got := c.Gate().ClientIP(netip.MustParseAddr(peer), xff); got != netip.MustParseAddr(want) {
 			t.Errorf("peer %s, X-Forwarded-For %q: %s, want %s", peer, xff, got, want)
 		}
 	}
@@ -366,18 +366,18 @@ func TestRateLimit(t *testing.T) {
 	a, b := netip.MustParseAddr("192.0.2.1"), netip.MustParseAddr("192.0.2.2")
 	allowed := 0
 	for range 10 {
-		if c.Allow(a) {
+		if c.Gate().Allow(a) {
 			allowed++
 		}
 	}
 	if allowed != 4 {
 		t.Errorf("%d allowed in a burst, want 4", allowed)
 	}
-	if !c.Allow(b) {
+	if !c.Gate().Allow(b) {
 		t.Error("another address was limited")
 	}
 	clk.Set(clk.Now().Add(time.Second))
-	if !c.Allow(a) || !c.Allow(a) || c.Allow(a) {
+	if !c.Gate().Allow(a) || !c.Gate().Allow(a) || c.Gate().Allow(a) {
 		t.Error("a second refilled other than 2 tokens")
 	}
 }

@@ -2,7 +2,6 @@ package collector
 
 import (
 	"errors"
-	"net/netip"
 	"strings"
 
 	"github.com/gofiber/fiber/v2"
@@ -23,29 +22,13 @@ var gif = []byte("GIF89a\x01\x00\x01\x00\x80\x00\x00\x00\x00\x00\x00\x00\x00!\xf
 // Routes registers the public ingest routes.
 func (c *Collector) Routes(r fiber.Router) {
 	r.Options("/api/event", preflight)
-	r.Post("/api/event", c.Limited(c.postEvent))
-	r.Get("/api/event.gif", c.Limited(c.pixel))
-	r.Post("/awards/:id/event", apierr.BadgesNinja(c.Limited(c.badgesNinjaEvent)))
-}
-
-// Limited wraps a public route's handler so that a client over its rate
-// gets 429 instead.
-func (c *Collector) Limited(h fiber.Handler) fiber.Handler {
-	return func(ctx *fiber.Ctx) error {
-		if !c.Allow(c.clientIP(ctx)) {
-			return apierr.ErrRateLimited
-		}
-		return h(ctx)
-	}
-}
-
-func (c *Collector) clientIP(ctx *fiber.Ctx) netip.Addr {
-	peer, _ := netip.AddrFromSlice(ctx.Context().RemoteIP())
-	return c.ClientIP(peer, ctx.Get(fiber.HeaderXForwardedFor))
+	r.Post("/api/event", c.gate.Limited(c.postEvent))
+	r.Get("/api/event.gif", c.gate.Limited(c.pixel))
+	r.Post("/awards/:id/event", apierr.BadgesNinja(c.gate.Limited(c.badgesNinjaEvent)))
 }
 
 func (c *Collector) hit(ctx *fiber.Ctx, in event.Input, source event.Source) Hit {
-	return Hit{Input: in, Source: source, IP: c.clientIP(ctx), UserAgent: ctx.Get(fiber.HeaderUserAgent)}
+	return Hit{Input: in, Source: source, IP: c.gate.clientIP(ctx), UserAgent: ctx.Get(fiber.HeaderUserAgent)}
 }
 
 func preflight(ctx *fiber.Ctx) error {

@@ -30,12 +30,14 @@ import (
 const usage = `credstats: engagement analytics for digital credentials
 
 Usage:
-  credstats serve     run the collector, the aggregator and the demo page
-  credstats migrate   create or update the ClickHouse schema
-  credstats keys      create, list and revoke API keys
-  credstats links     create, list and revoke shared read-only dashboard links
-  credstats load      send realistic event traffic to a collector and measure it
-  credstats version   print the schema version this build needs
+  credstats serve        run everything: collector, aggregator, dashboard, demo page
+  credstats collector    run only the collector (ingest, beacon, demo page)
+  credstats aggregator   run only the aggregator (stats, query API, export, dashboard)
+  credstats migrate      create or update the ClickHouse schema
+  credstats keys         create, list and revoke API keys
+  credstats links        create, list and revoke shared read-only dashboard links
+  credstats load         send realistic event traffic to a collector and measure it
+  credstats version      print the schema version this build needs
 
 Every flag can also be set as an environment variable: --clickhouse is
 CREDSTATS_CLICKHOUSE. Run 'credstats COMMAND --help' for a command's flags.
@@ -50,7 +52,9 @@ func main() {
 	var err error
 	switch cmd {
 	case "serve":
-		err = serve(args)
+		err = serve(server.RoleAll, args)
+	case server.RoleCollector, server.RoleAggregator:
+		err = serve(cmd, args)
 	case "migrate":
 		err = migrate(args)
 	case "keys":
@@ -97,8 +101,14 @@ func newLogger(format, level string) (*slog.Logger, error) {
 	return nil, fmt.Errorf("--log-format: %q is not text or json", format)
 }
 
-func serve(args []string) error {
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+// serve runs the service in one of its roles: all of it (the serve
+// command), or only the collector or the aggregator.
+func serve(role string, args []string) error {
+	name := "serve"
+	if role != server.RoleAll {
+		name = role
+	}
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	listen := fs.String("listen", ":8080", "address to listen on")
 	ch := clickhouseFlag(fs)
 	dataDir := fs.String("data-dir", "data", "folder for the spool, the daily salts, the dedup snapshot and the dashboard secret")
@@ -166,6 +176,7 @@ func serve(args []string) error {
 		}
 	}
 	srv, err := server.New(ctx, server.Options{
+		Role:          role,
 		ClickHouse:    *ch,
 		QueryTimeout:  *queryTimeout,
 		KeyCacheTTL:   *keyTTL,

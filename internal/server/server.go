@@ -32,8 +32,17 @@ import (
 	"github.com/credstats/credstats/schema"
 )
 
+// The roles a server can take: all of them, or one, for deployments that
+// scale ingest and reading apart.
+const (
+	RoleAll        = "all"
+	RoleCollector  = "collector"  // ingest routes, the beacon and the demo page
+	RoleAggregator = "aggregator" // stats, query, export, badge and the dashboard
+)
+
 // Options configure a Server.
 type Options struct {
+	Role         string        // RoleAll when empty
 	ClickHouse   string        // clickhouse://host:port/database
 	QueryTimeout time.Duration // bound on each stats query; default 10s
 	KeyCacheTTL  time.Duration // how long a checked API key is trusted; negative: not cached
@@ -54,9 +63,10 @@ type Options struct {
 type Server struct {
 	o         Options
 	app       *fiber.App
-	collector *collector.Collector
-	write     driver.Conn // inserts
-	read      driver.Conn // read-only, time-limited
+	collector *collector.Collector // nil in the aggregator role
+	gate      *collector.Gate      // the public routes' rate limit
+	write     driver.Conn          // inserts
+	read      driver.Conn          // read-only, time-limited
 }
 
 // New connects to ClickHouse (the schema must be migrated), starts the
@@ -70,6 +80,13 @@ func New(ctx context.Context, o Options) (*Server, error) {
 	}
 	if o.KeyCacheTTL == 0 {
 		o.KeyCacheTTL = 10 * time.Second
+	}
+	switch o.Role {
+	case "":
+		o.Role = RoleAll
+	case RoleAll, RoleCollector, RoleAggregator:
+	default:
+		return nil, fmt.Errorf("unknown role %q: use %s, %s or %s", o.Role, RoleAll, RoleCollector, RoleAggregator)
 	}
 	s := &Server{o: o}
 	var err error
@@ -87,10 +104,17 @@ func New(ctx context.Context, o Options) (*Server, error) {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	co := o.Collector
-	co.Sink = collector.ClickHouseSink{Conn: s.write}
-	co.Logger = o.Logger
-	co.Registerer = reg
-	if s.collector, err = collector.New(co); err != nil {
+	if o.Role == RoleAggregator {
+		s.gate, err = collector.NewGate(co.TrustedProxies, co.RateLimit, co.RateBurst, co.Now)
+	} else {
+		co.Sink = collector.ClickHouseSink{Conn: s.write}
+		co.Logger = o.Logger
+		co.Registerer = reg
+		if s.collector, err = collector.New(co); err == nil {
+			s.gate = s.collector.Gate()
+		}
+	}
+	if err != nil {
 		s.closeConns()
 		return nil, err
 	}
@@ -113,23 +137,35 @@ func (s *Server) routes(reg *prometheus.Registry, keyStore *keys.Store) {
 	app.Get("/readyz", s.readyz)
 	app.Get("/metrics", adaptor.HTTPHandler(promhttp.HandlerFor(reg, promhttp.HandlerOpts{})))
 
-	app.Get("/beacon.js", beacon(false))
-	app.Get("/beacon.:version.js", beacon(true))
-	app.Get("/", func(c *fiber.Ctx) error { return c.Redirect("/demo") })
-	app.Get("/demo", demoPage)
-	app.Get("/demo/:credential", demoPage)
+	if s.collector != nil {
+		app.Get("/beacon.js", beacon(false))
+		app.Get("/beacon.:version.js", beacon(true))
+		app.Get("/", func(c *fiber.Ctx) error { return c.Redirect("/demo") })
+		app.Get("/demo", demoPage)
+		app.Get("/demo/:credential", demoPage)
+		s.collector.Routes(app)
+		s.collector.CertifierRoutes(app, keyStore.Require(keys.EventsWrite))
+	}
+	if s.o.Role != RoleCollector {
+		s.aggregatorRoutes(keyStore)
+	}
+	app.Use(func(c *fiber.Ctx) error { return apierr.NotFound("no route " + c.Method() + " " + c.Path()) })
+}
 
-	s.collector.Routes(app)
-	s.collector.CertifierRoutes(app, keyStore.Require(keys.EventsWrite))
+func (s *Server) aggregatorRoutes(keyStore *keys.Store) {
+	app := s.app
+	if s.collector == nil {
+		app.Get("/", func(c *fiber.Ctx) error { return c.Redirect("/dashboard") })
+	}
 	api := aggregator.New(aggregator.Options{
 		Conn: s.read, Logger: s.o.Logger, Now: s.o.Collector.Now, QueryTimeout: s.o.QueryTimeout,
 		CacheTTL: s.o.StatsCacheTTL, StaleFor: s.o.StatsStaleFor,
 	})
-	api.Routes(app, s.collector.Limited, keyStore.Require(keys.StatsRead))
+	api.Routes(app, s.gate.Limited, keyStore.Require(keys.StatsRead))
 
 	dash := s.o.Dashboard
 	dash.Engine, dash.Keys, dash.Conn = api.Engine(), keyStore, s.read
-	dash.Logger, dash.Limited, dash.CacheTTL = s.o.Logger, s.collector.Limited, s.o.KeyCacheTTL
+	dash.Logger, dash.Limited, dash.CacheTTL = s.o.Logger, s.gate.Limited, s.o.KeyCacheTTL
 	if dash.SectionTimeout == 0 {
 		dash.SectionTimeout = s.o.QueryTimeout
 	}
@@ -137,8 +173,6 @@ func (s *Server) routes(reg *prometheus.Registry, keyStore *keys.Store) {
 		dash.Now = s.o.Collector.Now // The engine's clock, for the ranges it resolves.
 	}
 	dashboard.New(dash).Routes(app)
-
-	app.Use(func(c *fiber.Ctx) error { return apierr.NotFound("no route " + c.Method() + " " + c.Path()) })
 }
 
 // beacon serves the script: /beacon.js for embeds, revalidated hourly,
@@ -181,14 +215,18 @@ func demoPage(c *fiber.Ctx) error {
 func (s *Server) readyz(c *fiber.Ctx) error {
 	ctx, cancel := context.WithTimeout(c.UserContext(), 2*time.Second)
 	defer cancel()
-	backlog := s.collector.Backlog()
+	var backlog *collector.Backlog
+	if s.collector != nil {
+		b := s.collector.Backlog()
+		backlog = &b
+	}
 	if err := s.checkSchema(ctx); err != nil {
 		// The collector still takes events into its spool meanwhile; the
 		// backlog says how far behind it is.
 		e := apierr.Unavailable(err.Error())
 		return c.Status(e.Status).JSON(fiber.Map{"error": apierr.Envelope(e).(apierr.Body).Error, "backlog": backlog})
 	}
-	return c.JSON(fiber.Map{"status": "ready", "schema": schema.Latest(), "backlog": backlog})
+	return c.JSON(fiber.Map{"status": "ready", "role": s.o.Role, "schema": schema.Latest(), "backlog": backlog})
 }
 
 func (s *Server) checkSchema(ctx context.Context) error {
@@ -215,7 +253,10 @@ func (s *Server) Serve(ln net.Listener) error {
 // closes the connections; the steps after HTTP give up when ctx ends.
 func (s *Server) Shutdown(ctx context.Context) error {
 	httpErr := s.app.ShutdownWithContext(ctx)
-	collErr := s.collector.Close(ctx)
+	var collErr error
+	if s.collector != nil {
+		collErr = s.collector.Close(ctx)
+	}
 	s.closeConns()
 	return errors.Join(httpErr, collErr)
 }

@@ -707,3 +707,27 @@ func TestHealthAndReadiness(t *testing.T) {
 		t.Errorf("readyz on a dirty schema: %d %s", r.status, r.body)
 	}
 }
+
+func TestRoles(t *testing.T) {
+	for _, c := range []struct {
+		role        string
+		ingest, api int
+	}{
+		{server.RoleCollector, 202, 404},
+		{server.RoleAggregator, 404, 200},
+		{server.RoleAll, 202, 200},
+	} {
+		t.Run(c.role, func(t *testing.T) {
+			e := newEnv(t, func(o *server.Options) { o.Role = c.role })
+			if r := e.post("/api/event", `{"credential":"roles","type":"view"}`); r.status != c.ingest {
+				t.Errorf("POST /api/event: %d, want %d", r.status, c.ingest)
+			}
+			if r := e.do(request{method: "GET", path: "/api/v1/credentials/roles/stats"}); r.status != c.api {
+				t.Errorf("GET stats: %d, want %d", r.status, c.api)
+			}
+			if r := e.do(request{method: "GET", path: "/readyz"}); r.status != 200 || !strings.Contains(r.body, c.role) {
+				t.Errorf("readyz: %d %s", r.status, r.body)
+			}
+		})
+	}
+}
