@@ -14,6 +14,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"path"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -115,30 +116,59 @@ const createVersions = `CREATE TABLE IF NOT EXISTS schema_migrations (
     seq UInt64
 ) ENGINE = MergeTree ORDER BY seq`
 
-// State is the applied schema version; Dirty means a migration stopped
-// half-way and needs a person to look at it.
+// State is the applied schema: the highest version, whether a migration
+// stopped half-way (Dirty: a person needs to look at it), and the embedded
+// migrations not applied yet.
 type State struct {
 	Version int
 	Dirty   bool
+	Missing []int
 }
 
-// Current reads the applied version; a database never migrated is version 0.
+// Current reads the applied schema; a database never migrated is version 0
+// with every migration missing.
 func Current(ctx context.Context, conn driver.Conn) (State, error) {
+	var st State
 	var exists uint8
 	if err := conn.QueryRow(ctx, "SELECT count() > 0 FROM system.tables WHERE database = currentDatabase() AND name = 'schema_migrations'").Scan(&exists); err != nil {
-		return State{}, fmt.Errorf("cannot read the schema version: %w", err)
+		return st, fmt.Errorf("cannot read the schema version: %w", err)
 	}
-	if exists == 0 {
-		return State{}, nil
+	clean := map[int]bool{}
+	if exists == 1 {
+		rows, err := conn.Query(ctx, "SELECT version, argMax(dirty, seq), max(seq) FROM schema_migrations GROUP BY version")
+		if err != nil {
+			return st, fmt.Errorf("cannot read the schema version: %w", err)
+		}
+		var lastSeq uint64
+		for rows.Next() {
+			var version uint32
+			var dirty uint8
+			var seq uint64
+			if err := rows.Scan(&version, &dirty, &seq); err != nil {
+				rows.Close()
+				return st, fmt.Errorf("cannot read the schema version: %w", err)
+			}
+			clean[int(version)] = dirty == 0
+			st.Version = max(st.Version, int(version))
+			if seq > lastSeq {
+				lastSeq, st.Dirty = seq, dirty == 1
+			}
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return st, fmt.Errorf("cannot read the schema version: %w", err)
+		}
 	}
-	var version uint32
-	var dirty uint8
-	err := conn.QueryRow(ctx, "SELECT version, dirty FROM schema_migrations ORDER BY seq DESC LIMIT 1").Scan(&version, &dirty)
-	if err != nil && !strings.Contains(err.Error(), "no rows") {
-		return State{}, fmt.Errorf("cannot read the schema version: %w", err)
+	for _, m := range Migrations() {
+		if !clean[m.Version] {
+			st.Missing = append(st.Missing, m.Version)
+		}
 	}
-	return State{Version: int(version), Dirty: dirty == 1}, nil
+	return st, nil
 }
+
+// Ready reports whether the schema is what this build needs.
+func (st State) Ready() bool { return !st.Dirty && len(st.Missing) == 0 }
 
 // Options for Migrate.
 type Options struct {
@@ -148,9 +178,10 @@ type Options struct {
 	Force bool
 }
 
-// Migrate applies every migration newer than the recorded version and
-// returns the versions it went from and to. It refuses to run on a
-// half-applied (dirty) version unless forced.
+// Migrate applies, in order, every embedded migration not yet applied
+// (also one numbered below the highest applied, as happens when branches
+// merge) and returns the highest versions it went from and to. It refuses
+// to run on a half-applied (dirty) version unless forced.
 func Migrate(ctx context.Context, conn driver.Conn, o Options) (from, to int, err error) {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
@@ -172,7 +203,7 @@ func Migrate(ctx context.Context, conn driver.Conn, o Options) (from, to int, er
 	features := FeaturesFor(major, minor)
 	from, to = st.Version, st.Version
 	for _, m := range Migrations() {
-		if m.Version < st.Version || (m.Version == st.Version && !st.Dirty) {
+		if !slices.Contains(st.Missing, m.Version) {
 			continue
 		}
 		stmts, err := m.Statements(features)
@@ -191,7 +222,7 @@ func Migrate(ctx context.Context, conn driver.Conn, o Options) (from, to int, er
 			return from, to, err
 		}
 		o.Logger.Info("migration applied", "version", m.Version, "name", m.Name)
-		to = m.Version
+		to = max(to, m.Version)
 	}
 	return from, to, nil
 }

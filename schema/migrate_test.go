@@ -2,9 +2,12 @@ package schema_test
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
 	"github.com/credstats/credstats/internal/chtest"
 	"github.com/credstats/credstats/schema"
@@ -17,7 +20,7 @@ func TestMigrateIsIdempotentAndRecordsTheVersion(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st.Version != schema.Latest() || st.Dirty {
+	if st.Version != schema.Latest() || !st.Ready() {
 		t.Fatalf("state %+v after migrating, want version %d clean", st, schema.Latest())
 	}
 	from, to, err := schema.Migrate(ctx, conn, schema.Options{})
@@ -67,4 +70,48 @@ func TestFeaturesByServerVersion(t *testing.T) {
 	if d := schema.FeaturesFor(24, 8).Dict; d != "LowCardinality(String)" {
 		t.Errorf("24.8 gets %s", d)
 	}
+}
+
+func TestMigrateFillsAHoleBelowTheHighestVersion(t *testing.T) {
+	ctx := context.Background()
+	_, conn := chtest.New(t)
+	// A database migrated by a branch that had a higher migration but not
+	// this one: its record of version 2 is gone and its rollup too.
+	if err := conn.Exec(ctx, "ALTER TABLE schema_migrations DELETE WHERE version = 2"); err != nil {
+		t.Fatal(err)
+	}
+	waitMutations(t, conn)
+	if err := conn.Exec(ctx, "DROP TABLE credential_daily_mv"); err != nil {
+		t.Fatal(err)
+	}
+	st, _ := schema.Current(ctx, conn)
+	if st.Ready() || !slices.Contains(st.Missing, 2) {
+		t.Fatalf("state %+v: want version 2 missing", st)
+	}
+	if _, _, err := schema.Migrate(ctx, conn, schema.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := schema.Current(ctx, conn); !st.Ready() {
+		t.Fatalf("after migrate: %+v", st)
+	}
+	var n uint64
+	conn.QueryRow(ctx, "SELECT count() FROM system.tables WHERE database = currentDatabase() AND name = 'credential_daily_mv'").Scan(&n)
+	if n != 1 {
+		t.Fatal("the missing migration was not applied")
+	}
+}
+
+func waitMutations(t *testing.T, conn driver.Conn) {
+	t.Helper()
+	for range 100 {
+		var n uint64
+		if err := conn.QueryRow(context.Background(), "SELECT count() FROM system.mutations WHERE database = currentDatabase() AND is_done = 0").Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		if n == 0 {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatal("mutation did not finish")
 }

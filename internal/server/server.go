@@ -234,8 +234,8 @@ func (s *Server) checkSchema(ctx context.Context) error {
 	switch {
 	case err != nil:
 		return fmt.Errorf("ClickHouse is not reachable: %w", err)
-	case st.Version != schema.Latest() || st.Dirty:
-		return fmt.Errorf("the schema is at version %d (dirty %v), this build needs %d: run `credstats migrate`", st.Version, st.Dirty, schema.Latest())
+	case !st.Ready():
+		return fmt.Errorf("the schema is at version %d (dirty %v, missing %v), this build needs %d: run `credstats migrate`", st.Version, st.Dirty, st.Missing, schema.Latest())
 	}
 	return nil
 }
