@@ -7,8 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
-
 	"github.com/credstats/credstats/internal/chtest"
 	"github.com/credstats/credstats/schema"
 )
@@ -80,7 +78,7 @@ func TestMigrateFillsAHoleBelowTheHighestVersion(t *testing.T) {
 	if err := conn.Exec(ctx, "ALTER TABLE schema_migrations DELETE WHERE version = 2"); err != nil {
 		t.Fatal(err)
 	}
-	waitMutations(t, conn)
+	chtest.WaitMutations(t, conn)
 	if err := conn.Exec(ctx, "DROP TABLE credential_daily_mv"); err != nil {
 		t.Fatal(err)
 	}
@@ -99,19 +97,4 @@ func TestMigrateFillsAHoleBelowTheHighestVersion(t *testing.T) {
 	if n != 1 {
 		t.Fatal("the missing migration was not applied")
 	}
-}
-
-func waitMutations(t *testing.T, conn driver.Conn) {
-	t.Helper()
-	for range 100 {
-		var n uint64
-		if err := conn.QueryRow(context.Background(), "SELECT count() FROM system.mutations WHERE database = currentDatabase() AND is_done = 0").Scan(&n); err != nil {
-			t.Fatal(err)
-		}
-		if n == 0 {
-			return
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	t.Fatal("mutation did not finish")
 }

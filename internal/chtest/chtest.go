@@ -56,3 +56,19 @@ func New(t testing.TB) (dsn string, conn driver.Conn) {
 	})
 	return dsn, conn
 }
+
+// WaitMutations waits until the database's ALTER ... DELETE/UPDATE
+// mutations have finished.
+func WaitMutations(t testing.TB, conn driver.Conn) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		var running uint64
+		if err := conn.QueryRow(context.Background(), "SELECT count() FROM system.mutations WHERE database = currentDatabase() AND is_done = 0").Scan(&running); err != nil {
+			t.Fatal(err)
+		}
+		if running == 0 {
+			return
+		}
+	}
+	t.Fatal("mutations did not finish in 10s")
+}
