@@ -387,11 +387,6 @@ func hashVisitor(k saltKey, ip netip.Addr, ua string) uint64 {
 	return siphash.Hash(k[0], k[1], b)
 }
 
-func hashIP(k saltKey, ip netip.Addr) uint64 {
-	a := ip.As16()
-	return siphash.Hash(k[0]^1, k[1], a[:])
-}
-
 // Backlog says what waits to be written to ClickHouse.
 type Backlog struct {
 	Events      int        `json:"queued_events,omitempty"` // without the spool

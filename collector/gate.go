@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"time"
 
+	"github.com/dchest/siphash"
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/credstats/credstats/internal/apierr"
@@ -68,6 +69,11 @@ func (g *Gate) Limited(h fiber.Handler) fiber.Handler {
 		}
 		return h(ctx)
 	}
+}
+
+func hashIP(k saltKey, ip netip.Addr) uint64 {
+	a := ip.As16()
+	return siphash.Hash(k[0], k[1], a[:])
 }
 
 func (g *Gate) clientIP(ctx *fiber.Ctx) netip.Addr {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/credstats/credstats/internal/dedup"
 	"github.com/credstats/credstats/internal/event"
+	"github.com/credstats/credstats/internal/logthrottle"
 	"github.com/credstats/credstats/internal/spool"
 )
 
@@ -48,6 +49,7 @@ type spoolWriter struct {
 	spool     *spool.Spool
 	sink      Sink
 	log       *slog.Logger
+	errLog    *slog.Logger // rate-limited, for errors that repeat every tick
 	metrics   *metrics
 	batchSize int
 	interval  time.Duration
@@ -70,7 +72,7 @@ type spoolWriter struct {
 
 func newSpoolWriter(s *spool.Spool, sink Sink, covered spool.Pos, o *Options, m *metrics) *spoolWriter {
 	w := &spoolWriter{
-		spool: s, sink: sink, log: o.Logger, metrics: m,
+		spool: s, sink: sink, log: o.Logger, errLog: logthrottle.New(o.Logger, 10*time.Second), metrics: m,
 		batchSize: o.BatchSize, interval: o.FlushInterval, maxBytes: o.SpoolMaxBytes,
 		uncertainUntil: s.End(), inserted: s.Start(),
 		stop: make(chan struct{}), done: make(chan struct{}),
@@ -131,7 +133,7 @@ func (w *spoolWriter) drain() bool {
 		from := w.inserted
 		recs, next, err := w.spool.ReadFrom(from, w.batchSize, w.batchSize*1024)
 		if err != nil {
-			w.log.Error("cannot read the spool", "err", err)
+			w.errLog.Error("cannot read the spool", "err", err)
 			return false
 		}
 		if len(recs) == 0 {
