@@ -17,7 +17,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -139,6 +138,18 @@ func (r *rig) stop(sig syscall.Signal) {
 	r.cmd = nil
 }
 
+// loadInBackground sends load until the returned stop is called, which
+// returns what the load saw.
+func (r *rig) loadInBackground(conns int, runID string) (stop func() loadgen.Result) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan loadgen.Result)
+	go func() { done <- r.load(ctx, conns, runID) }()
+	return func() loadgen.Result {
+		cancel()
+		return <-done
+	}
+}
+
 // load sends unique events until ctx ends and returns the acknowledged
 // ids and every status seen.
 func (r *rig) load(ctx context.Context, conns int, runID string) loadgen.Result {
@@ -226,19 +237,14 @@ func TestKill9UnderLoad(t *testing.T) {
 	if long() {
 		kills = 15
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	var res loadgen.Result
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() { defer wg.Done(); res = r.load(ctx, 16, runID) }()
+	stopLoad := r.loadInBackground(16, runID)
 	for i := range kills {
 		time.Sleep(time.Duration(400+i*137%600) * time.Millisecond)
 		r.stop(syscall.SIGKILL)
 		r.start()
 	}
 	time.Sleep(300 * time.Millisecond)
-	cancel()
-	wg.Wait()
+	res := stopLoad()
 	t.Logf("did: %d SIGKILLs under load with 16 connections; %s", kills, statusLine(res))
 	for code := range res.Status {
 		if code != http.StatusAccepted {
@@ -280,19 +286,14 @@ func TestClickHouseOutageUnderLoad(t *testing.T) {
 	// 503, never drop silently.
 	r := newRig(t, "--spool-max-bytes", strconv.Itoa(2<<20))
 	runID := "outage"
-	ctx, cancel := context.WithCancel(context.Background())
-	var res loadgen.Result
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() { defer wg.Done(); res = r.load(ctx, 8, runID) }()
+	stopLoad := r.loadInBackground(8, runID)
 	time.Sleep(500 * time.Millisecond)
 	r.proxy.SetMode(faultproxy.Refuse)
 	time.Sleep(outage)
 	ready := readyz(r.addr)
 	r.proxy.SetMode(faultproxy.Pass)
 	time.Sleep(2 * time.Second)
-	cancel()
-	wg.Wait()
+	res := stopLoad()
 	t.Logf("did: ClickHouse unreachable for %s under load, spool bounded at 2 MiB; %s; readyz during the outage: %s", outage, statusLine(res), ready)
 	for code := range res.Status {
 		if code != http.StatusAccepted && code != http.StatusServiceUnavailable {
@@ -325,11 +326,7 @@ func TestResetAfterClickHouseReceivedTheBatch(t *testing.T) {
 	if long() {
 		resets = 20
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	var res loadgen.Result
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() { defer wg.Done(); res = r.load(ctx, 8, runID) }()
+	stopLoad := r.loadInBackground(8, runID)
 	for range resets {
 		r.proxy.MinBytes.Store(4 << 10) // an INSERT, not a ping
 		r.proxy.SetMode(faultproxy.ResetAfterSend)
@@ -339,8 +336,7 @@ func TestResetAfterClickHouseReceivedTheBatch(t *testing.T) {
 		}
 	}
 	time.Sleep(500 * time.Millisecond)
-	cancel()
-	wg.Wait()
+	res := stopLoad()
 	t.Logf("did: %d connections cut after ClickHouse took an INSERT and before its answer; %s", r.proxy.Resets(), statusLine(res))
 	if r.proxy.Resets() == 0 {
 		t.Fatal("no connection was cut")
@@ -460,17 +456,12 @@ func TestFullDisk(t *testing.T) {
 	r := newRigWith(t, mount, "--spool-max-bytes", strconv.Itoa(64<<20))
 	runID := "fulldisk"
 	r.proxy.SetMode(faultproxy.Refuse) // nothing drains: the disk fills
-	ctx, cancel := context.WithCancel(context.Background())
-	var res loadgen.Result
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() { defer wg.Done(); res = r.load(ctx, 8, runID) }()
+	stopLoad := r.loadInBackground(8, runID)
 	refusing := waitFor(func() bool { return probe(r.addr) == http.StatusServiceUnavailable }, 60*time.Second)
 	r.proxy.SetMode(faultproxy.Pass) // ClickHouse back: the spool drains and frees its segments
 	recovered := waitFor(func() bool { return probe(r.addr) == http.StatusAccepted }, 60*time.Second)
 	time.Sleep(time.Second)
-	cancel()
-	wg.Wait()
+	res := stopLoad()
 	t.Logf("did: a 7 MiB disk for the spool filled with ClickHouse unreachable, then ClickHouse came back; %s", statusLine(res))
 	if !refusing {
 		t.Fatal("the collector never answered 503 on a full disk")
