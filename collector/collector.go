@@ -257,7 +257,7 @@ func (c *Collector) snapshot() error {
 	if c.spool == nil {
 		return nil
 	}
-	if err := writeFileAtomic(c.snapPath+".pos", coverage{Seg: end.Seg, Off: end.Off}); err != nil {
+	if err := writeFileAtomic(c.snapPath+".pos", end); err != nil {
 		return fmt.Errorf("cannot save the dedup set's spool position: %w", err)
 	}
 	c.writer.cover(end)

@@ -248,22 +248,18 @@ func (w *spoolWriter) attempt(b *Batch, from, to spool.Pos, uncertain bool) erro
 	return err
 }
 
-// coverage is what the dedup snapshot's companion file says it covers.
-type coverage struct {
-	Seg uint64 `json:"seg"`
-	Off int64  `json:"off"`
-}
-
+// readCoverage reads the spool position that the dedup snapshot's
+// companion file says the snapshot covers.
 func readCoverage(path string) (spool.Pos, bool) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return spool.Pos{}, false
 	}
-	var c coverage
-	if json.Unmarshal(b, &c) != nil {
+	var p spool.Pos
+	if json.Unmarshal(b, &p) != nil {
 		return spool.Pos{}, false
 	}
-	return spool.Pos{Seg: c.Seg, Off: c.Off}, true
+	return p, true
 }
 
 // replayDedup records in set the dedup keys of the spool's records from
