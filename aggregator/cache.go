@@ -5,7 +5,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/hashicorp/golang-lru/v2/expirable"
+	"github.com/credstats/credstats/internal/ttlcache"
 )
 
 // statsCache keeps the public counters so that a popular credential page
@@ -17,7 +17,7 @@ type statsCache struct {
 	stale   time.Duration // an older one only while ClickHouse fails, up to this age
 	timeout time.Duration // bound on one refresh
 	now     func() time.Time
-	lru     *expirable.LRU[string, cachedStats]
+	lru     *ttlcache.Cache[string, cachedStats] // entries live for stale
 
 	mu      sync.Mutex
 	flights map[string]*flight // refreshes under way, one per credential
@@ -36,11 +36,12 @@ type flight struct {
 }
 
 func newStatsCache(load func(context.Context, string) (Stats, error), size int, fresh, stale, timeout time.Duration) *statsCache {
-	return &statsCache{
+	c := &statsCache{
 		load: load, fresh: fresh, stale: stale, timeout: timeout, now: time.Now,
-		lru:     expirable.NewLRU[string, cachedStats](size, nil, stale),
 		flights: map[string]*flight{},
 	}
+	c.lru = ttlcache.New[string, cachedStats](size, func() time.Time { return c.now() })
+	return c
 }
 
 // get returns a credential's counters and their age.
@@ -85,15 +86,15 @@ func (c *statsCache) refresh(ctx context.Context, id string, f *flight) {
 	now := c.now()
 	if err == nil {
 		f.c = cachedStats{st: st, at: now, checked: now}
-		c.lru.Add(id, f.c)
+		c.lru.Add(id, f.c, c.stale)
 		return
 	}
 	// Serve the last good answer while it is within the bound, and ask
 	// ClickHouse again only after another fresh period, so that an outage
 	// does not make every request wait for a refresh that fails.
-	if e, ok := c.lru.Peek(id); ok && now.Sub(e.at) < c.stale {
+	if e, ok := c.lru.Get(id); ok && now.Sub(e.at) < c.stale {
 		e.checked = now
-		c.lru.Add(id, e)
+		c.lru.Add(id, e, c.stale-now.Sub(e.at))
 		f.c = e
 		return
 	}

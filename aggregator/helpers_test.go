@@ -187,6 +187,11 @@ func startEnv(t *testing.T, dsn string, conn driver.Conn, opts func(*server.Opti
 		defer cancel()
 		srv.Shutdown(ctx)
 	})
+	for deadline := time.Now().Add(30 * time.Second); !srv.Ready(); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the server did not get ready in 30 s")
+		}
+	}
 	return e
 }
 

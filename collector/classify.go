@@ -53,7 +53,7 @@ func classify(ua string) Agent {
 		return Agent{Device: event.DeviceBot, Bot: event.NoUserAgent}
 	}
 	p := useragent.Parse(ua)
-	a := Agent{Browser: p.Name, OS: p.OS}
+	a := Agent{Browser: vocabulary(knownBrowsers, p.Name), OS: vocabulary(knownOSes, p.OS)}
 	switch {
 	case strings.Contains(p.Name, "Headless") || strings.Contains(ua, "PhantomJS"):
 		a.Bot = event.Headless
@@ -75,4 +75,41 @@ func classify(ua string) Agent {
 		a.Device = event.Desktop
 	}
 	return a
+}
+
+// The browser and OS names that are stored. The parser names an agent it
+// does not know after the agent's first word, so anyone could fill the
+// browser column with as many names as they send; such names are stored
+// as "Other". A crawler's name stays only when it is one of the known.
+var (
+	knownBrowsers = setOf(useragent.Chrome, useragent.Firefox, useragent.Safari, useragent.MobileSafari,
+		useragent.Edge, useragent.Opera, useragent.OperaMini, useragent.OperaTouch, useragent.Vivaldi,
+		useragent.SamsungBrowser, useragent.InternetExplorer, useragent.NetFront, useragent.HeadlessChrome,
+		useragent.FacebookApp, useragent.InstagramApp, useragent.TiktokApp, useragent.BlackBerry,
+		"Android browser", "Huawei Browser", "Miui Browser", "Brave", "DuckDuckGo", "YaBrowser", "UCBrowser",
+		"Whale", "Silk", "SeaMonkey", "Pale Moon", "Waterfox",
+		useragent.Googlebot, useragent.GoogleAdsBot, useragent.Bingbot, useragent.Applebot, useragent.YandexBot,
+		useragent.YandexAdNet, useragent.Twitterbot, useragent.FacebookExternalHit, "Bytespider",
+		"Yahoo Ad monitoring", "LinkedInBot", "Slackbot", "Discordbot", "TelegramBot", "WhatsApp",
+		"GPTBot", "ClaudeBot", "PerplexityBot", "DuckDuckBot", "Baiduspider", "curl", "Wget")
+	knownOSes = setOf(useragent.Windows, useragent.WindowsPhone, useragent.Android, useragent.MacOS,
+		useragent.IOS, useragent.Linux, useragent.FreeBSD, useragent.ChromeOS, useragent.BlackBerry,
+		useragent.Harmony, "OpenBSD", "NetBSD", "KaiOS", "Tizen", "webOS")
+)
+
+// vocabulary keeps a name that is known, empty as empty, and anything
+// else as "Other".
+func vocabulary(known map[string]bool, name string) string {
+	if name == "" || known[name] {
+		return name
+	}
+	return "Other"
+}
+
+func setOf(names ...string) map[string]bool {
+	m := make(map[string]bool, len(names))
+	for _, n := range names {
+		m[n] = true
+	}
+	return m
 }

@@ -39,9 +39,12 @@ func (p proxies) trusted(a netip.Addr) bool {
 }
 
 // clientIP is the socket's peer, unless the peer is a trusted proxy: then
-// it is the rightmost address in X-Forwarded-For that is not itself a
-// trusted proxy, since everything left of that could be made up by the
-// client.
+// it is the rightmost hop in X-Forwarded-For that is not itself a trusted
+// proxy, since everything left of that could be made up by the client.
+// forwardedFor is every X-Forwarded-For line of the request joined with
+// commas, as RFC 9110 says repeated fields combine. A hop may carry a port
+// (203.0.113.9:1234, [2001:db8::1]:443); a hop that is no address ends the
+// walk at the last trusted one.
 func (p proxies) clientIP(peer netip.Addr, forwardedFor string) netip.Addr {
 	client := peer.Unmap()
 	if len(p) == 0 || !p.trusted(client) {
@@ -54,14 +57,46 @@ func (p proxies) clientIP(peer netip.Addr, forwardedFor string) netip.Addr {
 		} else {
 			hop, forwardedFor = forwardedFor, ""
 		}
-		a, err := netip.ParseAddr(strings.TrimSpace(hop))
-		if err != nil {
+		a, ok := parseHop(strings.TrimSpace(hop))
+		if !ok {
 			return client
 		}
-		client = a.Unmap()
+		client = a
 		if !p.trusted(client) {
 			return client
 		}
 	}
 	return client
+}
+
+// parseHop reads one X-Forwarded-For entry: an address, an address with a
+// port, or an IPv6 address in brackets with or without one.
+func parseHop(hop string) (netip.Addr, bool) {
+	if a, err := netip.ParseAddr(hop); err == nil {
+		return a.Unmap(), a.Zone() == ""
+	}
+	if ap, err := netip.ParseAddrPort(hop); err == nil {
+		return ap.Addr().Unmap(), ap.Addr().Zone() == ""
+	}
+	if v6, ok := strings.CutPrefix(hop, "["); ok {
+		if v6, ok = strings.CutSuffix(v6, "]"); ok {
+			if a, err := netip.ParseAddr(v6); err == nil && a.Is6() && a.Zone() == "" {
+				return a.Unmap(), true
+			}
+		}
+	}
+	return netip.Addr{}, false
+}
+
+// identity is the part of a client's address that stands for one client in
+// the rate limit, the dedup set and the visitor hash: the whole IPv4
+// address, or the /64 of an IPv6 one, since one subscriber gets a /64 and
+// picks addresses in it at will.
+func identity(ip netip.Addr) netip.Addr {
+	ip = ip.Unmap()
+	if ip.Is6() {
+		p, _ := ip.Prefix(64)
+		return p.Addr()
+	}
+	return ip
 }

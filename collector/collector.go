@@ -313,10 +313,11 @@ func (c *Collector) Ingest(h Hit) (Result, error) {
 		e.Time = h.Time
 	}
 	ip := h.IP.Unmap()
-	e.Visitor = hashVisitor(pair.today, ip, h.UserAgent)
 	if cc := iploc.IPCountry(ip); cc != "ZZ" {
 		e.Country = cc
 	}
+	ip = identity(ip)
+	e.Visitor = hashVisitor(pair.today, ip, h.UserAgent)
 	var key uint64
 	if h.Source != event.API {
 		a := c.agents.classify(h.UserAgent)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -354,6 +355,11 @@ func TestClientIP(t *testing.T) {
 	f("10.1.2.3", "garbage", "10.1.2.3")                  // unparsable
 	f("::ffff:192.0.2.1", "2001:db8::1", "2001:db8::1")   // mapped IPv4 peer
 	f("10.1.2.3", "10.0.0.1, 10.0.0.2", "10.0.0.1")       // all trusted: leftmost
+	f("10.1.2.3", "203.0.113.5:4711", "203.0.113.5")      // with a port
+	f("10.1.2.3", "[2001:db8::7]:443", "2001:db8::7")     // IPv6 with a port
+	f("10.1.2.3", "[2001:db8::7]", "2001:db8::7")         // IPv6 in brackets
+	f("10.1.2.3", "6.6.6.6,203.0.113.5:1, 10.0.0.9:80", "203.0.113.5")
+	f("10.1.2.3", "fe80::1%eth0", "10.1.2.3") // a zone is no client address
 	if _, err := collector.New(collector.Options{Sink: &memSink{}, DataDir: t.TempDir(), TrustedProxies: []string{"not-an-ip"}}); err == nil {
 		t.Error("a bad trusted proxy was accepted")
 	}
@@ -400,4 +406,31 @@ func BenchmarkIngest(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// FuzzClientIP feeds X-Forwarded-For values from clients to the gate: the
+// answer is always the peer, a trusted proxy, or an address that appears
+// in the header.
+func FuzzClientIP(f *testing.F) {
+	for _, s := range []string{"203.0.113.5", "6.6.6.6, 203.0.113.5, 10.0.0.9", "[2001:db8::7]:443", "203.0.113.5:80",
+		"garbage", ",,,", "10.0.0.1, 10.0.0.2", "::ffff:1.2.3.4", "[::1", "1.2.3.4:99999", "fe80::1%eth0"} {
+		f.Add(s)
+	}
+	gate, err := collector.NewGate([]string{"10.0.0.0/8"}, -1, 1, nil)
+	if err != nil {
+		f.Fatal(err)
+	}
+	peer := netip.MustParseAddr("10.1.2.3")
+	f.Fuzz(func(t *testing.T, xff string) {
+		got := gate.ClientIP(peer, xff)
+		if !got.IsValid() || got.Zone() != "" {
+			t.Fatalf("%q gave %v", xff, got)
+		}
+		if got == peer || got.Is4() && strings.Contains(xff, got.String()) {
+			return
+		}
+		if got.Is6() && !strings.Contains(strings.ToLower(xff), ":") {
+			t.Fatalf("%q gave the IPv6 address %v", xff, got)
+		}
+	})
 }

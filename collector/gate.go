@@ -1,6 +1,7 @@
 package collector
 
 import (
+	"bytes"
 	"crypto/rand"
 	"encoding/binary"
 	"net/netip"
@@ -18,10 +19,21 @@ import (
 type Gate struct {
 	proxies proxies
 	limiter *limiter // nil: no limit
-	key     saltKey  // per process: the limiter's keys never leave memory
-	now     func() time.Time
-	refused func()
+	// failures holds back addresses that fail to authenticate: every
+	// failure takes a token, and an address without one is refused before
+	// its attempt costs a lookup.
+	failures *limiter
+	key      saltKey // per process: the limiters' keys never leave memory
+	now      func() time.Time
+	refused  func()
 }
+
+// An address may fail to authenticate (an unknown API key, shared link or
+// session) this often, after a first burst.
+const (
+	authFailureRate  = 1.0 / 6 // one every six seconds, ten a minute
+	authFailureBurst = 20
+)
 
 // NewGate returns a gate. A rate of zero or less sets no limit; now may be
 // nil for the system clock.
@@ -37,15 +49,28 @@ func NewGate(trustedProxies []string, rate float64, burst int, now func() time.T
 	if rate > 0 {
 		g.limiter = newLimiter(rate, burst, 100_000)
 	}
+	g.failures = newLimiter(authFailureRate, authFailureBurst, 100_000)
 	var b [16]byte
 	rand.Read(b[:])
 	g.key = saltKey{binary.LittleEndian.Uint64(b[:]), binary.LittleEndian.Uint64(b[8:])}
 	return g, nil
 }
 
-// ClientIP is the client's address for a request from peer.
+// ClientIP is the client's address for a request from peer, forwardedFor
+// being every X-Forwarded-For line joined with commas.
 func (g *Gate) ClientIP(peer netip.Addr, forwardedFor string) netip.Addr {
 	return g.proxies.clientIP(peer, forwardedFor)
+}
+
+// AuthBlocked reports whether the request's client has used up its failed
+// authentications.
+func (g *Gate) AuthBlocked(c *fiber.Ctx) bool {
+	return !g.failures.has(hashIP(g.key, g.clientIP(c)), g.now())
+}
+
+// AuthFailed counts a failed authentication against the request's client.
+func (g *Gate) AuthFailed(c *fiber.Ctx) {
+	g.failures.allow(hashIP(g.key, g.clientIP(c)), g.now())
 }
 
 // Allow takes one request from ip's rate budget.
@@ -72,11 +97,18 @@ func (g *Gate) Limited(h fiber.Handler) fiber.Handler {
 }
 
 func hashIP(k saltKey, ip netip.Addr) uint64 {
-	a := ip.As16()
+	a := identity(ip).As16()
 	return siphash.Hash(k[0], k[1], a[:])
 }
 
 func (g *Gate) clientIP(ctx *fiber.Ctx) netip.Addr {
 	peer, _ := netip.AddrFromSlice(ctx.Context().RemoteIP())
-	return g.ClientIP(peer, ctx.Get(fiber.HeaderXForwardedFor))
+	if len(g.proxies) == 0 {
+		return peer.Unmap()
+	}
+	lines := ctx.Request().Header.PeekAll(fiber.HeaderXForwardedFor)
+	if len(lines) == 1 {
+		return g.ClientIP(peer, string(lines[0]))
+	}
+	return g.ClientIP(peer, string(bytes.Join(lines, []byte{','})))
 }

@@ -34,6 +34,15 @@ func newLimiter(rate float64, burst int, clients int) *limiter {
 	return l
 }
 
+// has reports whether key's bucket holds a token, without taking it.
+func (l *limiter) has(key uint64, now time.Time) bool {
+	sh := &l.shards[key%uint64(len(l.shards))]
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	b, ok := sh.lru.Peek(key)
+	return !ok || b.tokens+now.Sub(b.at).Seconds()*l.rate >= 1
+}
+
 // allow takes a token from key's bucket; false means the client is over
 // its rate.
 func (l *limiter) allow(key uint64, now time.Time) bool {

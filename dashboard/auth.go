@@ -36,6 +36,9 @@ var errCannotCheck = errors.New("cannot check the sign-in right now")
 // valid session is sent to the sign-in form, which sends it back after.
 func (d *Dashboard) requireSession(c *fiber.Ctx) error {
 	secure(c)
+	if refused, err := d.refuse(c); refused {
+		return err
+	}
 	name, err := d.session(c)
 	switch {
 	case err == nil:
@@ -45,6 +48,7 @@ func (d *Dashboard) requireSession(c *fiber.Ctx) error {
 		return d.errorPage(c, fiber.StatusServiceUnavailable, "The dashboard cannot check your sign-in right now", "ClickHouse did not answer. Try again in a moment.")
 	}
 	if c.Cookies(CookieName) != "" {
+		d.failed(c)
 		d.clearCookie(c)
 	}
 	if partial(c) {
@@ -84,21 +88,55 @@ func (d *Dashboard) session(c *fiber.Ctx) (string, error) {
 		return "", errCannotCheck
 	}
 	if d.sessions != nil {
-		d.sessions.Add(s.KeyID, sessionCheck{name: k.Name, err: err})
+		d.sessions.Add(s.KeyID, sessionCheck{name: k.Name, err: err}, d.o.CacheTTL)
 	}
 	return k.Name, err
+}
+
+// refuse answers in place of the page while the dashboard cannot serve
+// it: ClickHouse has not answered since the start, or the client has
+// failed to authenticate too often. It reports whether it answered.
+func (d *Dashboard) refuse(c *fiber.Ctx) (bool, error) {
+	var status int
+	var title, detail string
+	switch {
+	case !d.o.Ready():
+		status, title, detail = fiber.StatusServiceUnavailable, "The dashboard is starting", "ClickHouse has not answered yet. Try again in a moment."
+		c.Set(fiber.HeaderRetryAfter, "5")
+	case d.o.Guard != nil && d.o.Guard.AuthBlocked(c):
+		status, title, detail = fiber.StatusTooManyRequests, "Too many failed attempts", "This address tried too many keys or links that do not work. Try again in a few minutes."
+		c.Set(fiber.HeaderRetryAfter, "60")
+	default:
+		return false, nil
+	}
+	if partial(c) {
+		return true, c.Status(status).SendString(title + ". " + detail)
+	}
+	return true, d.errorPage(c, status, title, detail)
+}
+
+// failed counts a failed sign-in, session or link against the client.
+func (d *Dashboard) failed(c *fiber.Ctx) {
+	if d.o.Guard != nil {
+		d.o.Guard.AuthFailed(c)
+	}
 }
 
 // requireLink lets through requests whose address carries a valid shared
 // link, scoped to what the link shows.
 func (d *Dashboard) requireLink(c *fiber.Ctx) error {
 	secure(c)
+	if refused, err := d.refuse(c); refused {
+		return err
+	}
 	token := c.Params("token")
 	link, err := d.links.Open(c.UserContext(), token)
 	switch {
 	case errors.Is(err, ErrLinkRevoked):
+		d.failed(c)
 		return d.errorPage(c, fiber.StatusGone, "This link was revoked", "Ask whoever sent it for a new one.")
 	case errors.Is(err, ErrLinkInvalid):
+		d.failed(c)
 		return d.errorPage(c, fiber.StatusNotFound, "This link does not work", "Check that it was copied whole, or ask whoever sent it for a new one.")
 	case err != nil:
 		d.o.Logger.Warn("cannot open a shared link", "err", err)
@@ -110,6 +148,9 @@ func (d *Dashboard) requireLink(c *fiber.Ctx) error {
 
 func (d *Dashboard) loginPage(c *fiber.Ctx) error {
 	secure(c)
+	if refused, err := d.refuse(c); refused {
+		return err
+	}
 	next := safeNext(c.Query("next"))
 	if _, err := d.session(c); err == nil {
 		return c.Redirect(next, fiber.StatusSeeOther)
@@ -123,6 +164,9 @@ func (d *Dashboard) login(c *fiber.Ctx) error {
 	if !sameOrigin(c) {
 		return d.errorPage(c, fiber.StatusForbidden, "Sign-in refused", "The form was sent from another site.")
 	}
+	if refused, err := d.refuse(c); refused {
+		return err
+	}
 	token := strings.TrimSpace(c.FormValue("key"))
 	fail := func(status int, msg string) error {
 		return d.render(c, status, "login", map[string]any{"Next": next, "Error": msg})
@@ -133,6 +177,9 @@ func (d *Dashboard) login(c *fiber.Ctx) error {
 	ctx, cancel := context.WithTimeout(c.UserContext(), 5*time.Second)
 	defer cancel()
 	k, err := d.o.Keys.Authenticate(ctx, token, keys.Dashboard)
+	if errors.Is(err, keys.ErrUnknown) || errors.Is(err, keys.ErrRevoked) {
+		d.failed(c)
+	}
 	switch {
 	case errors.Is(err, keys.ErrUnknown):
 		return fail(fiber.StatusUnauthorized, "That key is not valid. Check it was copied whole.")
@@ -162,6 +209,9 @@ func (d *Dashboard) login(c *fiber.Ctx) error {
 
 func (d *Dashboard) logout(c *fiber.Ctx) error {
 	secure(c)
+	if !sameOrigin(c) {
+		return d.errorPage(c, fiber.StatusForbidden, "Sign-out refused", "The form was sent from another site.")
+	}
 	d.clearCookie(c)
 	return c.Redirect("/dashboard/login?signed_out=1", fiber.StatusSeeOther)
 }

@@ -14,10 +14,10 @@ import (
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/gofiber/fiber/v2"
-	"github.com/hashicorp/golang-lru/v2/expirable"
 
 	"github.com/credstats/credstats/aggregator"
 	"github.com/credstats/credstats/internal/keys"
+	"github.com/credstats/credstats/internal/ttlcache"
 )
 
 // Engine answers stats queries: the aggregator's *aggregator.Engine.
@@ -41,6 +41,12 @@ type Options struct {
 	// Limited wraps the sign-in form's handler with the per-client rate
 	// limit; nil leaves it unlimited.
 	Limited func(fiber.Handler) fiber.Handler
+	// Guard holds back clients that fail to sign in or open links too
+	// often; nil holds back none.
+	Guard keys.Guard
+	// Ready reports whether ClickHouse has answered with the current
+	// schema; until it does, pages say the dashboard is starting. Nil: ready.
+	Ready func() bool
 	// CacheTTL is how long a checked key or link is trusted before it is
 	// checked again, so how long a revocation takes to bite; default 10s,
 	// negative: no cache.
@@ -62,7 +68,7 @@ type Options struct {
 type Dashboard struct {
 	o        Options
 	links    *Links
-	sessions *expirable.LRU[string, sessionCheck] // by key id
+	sessions *ttlcache.Cache[string, sessionCheck] // by key id
 
 	mu      sync.Mutex
 	flights map[string]*flight // by section address
@@ -89,6 +95,9 @@ func New(o Options) *Dashboard {
 	if o.CacheTTL == 0 {
 		o.CacheTTL = 10 * time.Second
 	}
+	if o.Ready == nil {
+		o.Ready = func() bool { return true }
+	}
 	if o.SessionTTL <= 0 {
 		o.SessionTTL = 7 * 24 * time.Hour
 	}
@@ -106,7 +115,7 @@ func New(o Options) *Dashboard {
 	}
 	d := &Dashboard{o: o, links: NewLinks(o.Conn, o.Secret, o.CacheTTL), flights: map[string]*flight{}}
 	if o.CacheTTL > 0 {
-		d.sessions = expirable.NewLRU[string, sessionCheck](1024, nil, o.CacheTTL)
+		d.sessions = ttlcache.New[string, sessionCheck](4096, o.Now)
 	}
 	return d
 }

@@ -11,9 +11,10 @@ import (
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
-	"github.com/hashicorp/golang-lru/v2/expirable"
 
 	"github.com/credstats/credstats/internal/event"
+	"github.com/credstats/credstats/internal/keys"
+	"github.com/credstats/credstats/internal/ttlcache"
 )
 
 // Scope is what a viewer may see: everything (the zero Scope), one group
@@ -62,7 +63,8 @@ var (
 type Links struct {
 	conn   driver.Conn
 	secret []byte
-	cache  *expirable.LRU[string, linkLookup]
+	ttl    time.Duration
+	cache  *ttlcache.Cache[string, linkLookup] // by link id
 }
 
 type linkLookup struct {
@@ -70,13 +72,17 @@ type linkLookup struct {
 	err  error
 }
 
+// unknownLinkTTL is how long an id with no link is answered from memory.
+// Ids are random, so a new link's id was never looked up before.
+const unknownLinkTTL = 10 * time.Minute
+
 // NewLinks returns a link store. Lookups are cached for cacheTTL, so a
 // revocation takes up to that long to reach a running server; 0 or less
 // turns the cache off.
 func NewLinks(conn driver.Conn, secret []byte, cacheTTL time.Duration) *Links {
-	l := &Links{conn: conn, secret: secret}
+	l := &Links{conn: conn, secret: secret, ttl: cacheTTL}
 	if cacheTTL > 0 {
-		l.cache = expirable.NewLRU[string, linkLookup](1024, nil, cacheTTL)
+		l.cache = ttlcache.New[string, linkLookup](4096, nil)
 	}
 	return l
 }
@@ -146,15 +152,28 @@ func (l *Links) Revoke(ctx context.Context, id string) error {
 	return nil
 }
 
+// linkID returns the id part of a token when the token has a link's shape:
+// 16 hex digits, a dot, then the signature in base64url.
+func linkID(token string) (string, bool) {
+	id, sig, ok := strings.Cut(token, ".")
+	if !ok || len(id) != 16 || len(sig) != b64.EncodedLen(18) {
+		return "", false
+	}
+	if _, err := hex.DecodeString(id); err != nil {
+		return "", false
+	}
+	if _, err := b64.DecodeString(sig); err != nil {
+		return "", false
+	}
+	return id, true
+}
+
 // Open checks a token and returns its link: ErrLinkInvalid for a token that
 // is malformed, unknown or signed for another scope, ErrLinkRevoked for a
 // revoked link, any other error when the store cannot answer.
 func (l *Links) Open(ctx context.Context, token string) (Link, error) {
-	id, sig, ok := strings.Cut(token, ".")
-	if !ok || len(id) != 16 || sig == "" {
-		return Link{}, ErrLinkInvalid
-	}
-	if _, err := hex.DecodeString(id); err != nil {
+	id, ok := linkID(token)
+	if !ok {
 		return Link{}, ErrLinkInvalid
 	}
 	var found linkLookup
@@ -163,7 +182,9 @@ func (l *Links) Open(ctx context.Context, token string) (Link, error) {
 		found, cached = l.cache.Get(id)
 	}
 	if !cached {
-		found.link, found.err = l.byID(ctx, id)
+		lctx, cancel := context.WithTimeout(ctx, keys.LookupTimeout)
+		found.link, found.err = l.byID(lctx, id)
+		cancel()
 		if errors.Is(found.err, ErrLinkNotFound) {
 			found.err = ErrLinkInvalid
 		}
@@ -171,7 +192,11 @@ func (l *Links) Open(ctx context.Context, token string) (Link, error) {
 			return Link{}, found.err // Not cached: the store may answer next time.
 		}
 		if l.cache != nil {
-			l.cache.Add(id, found)
+			ttl := l.ttl
+			if found.err != nil {
+				ttl = max(ttl, unknownLinkTTL)
+			}
+			l.cache.Add(id, found, ttl)
 		}
 	}
 	if found.err != nil {

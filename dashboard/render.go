@@ -327,7 +327,7 @@ func (d *Dashboard) fly(s *section, v view) *flight {
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), d.o.SectionTimeout)
 		defer cancel()
-		f.body, f.err = d.renderSection(ctx, s, v)
+		f.body, f.err = d.renderSafely(ctx, s, v)
 		close(f.done)
 		if shared {
 			time.AfterFunc(flightKeep, func() {
@@ -340,4 +340,16 @@ func (d *Dashboard) fly(s *section, v view) *flight {
 		}
 	}()
 	return f
+}
+
+// renderSafely renders a section off the request's goroutine, where a panic
+// would take the whole process down: it becomes the section's error.
+func (d *Dashboard) renderSafely(ctx context.Context, s *section, v view) (body template.HTML, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			d.o.Logger.Error("a dashboard section panicked", "section", s.name, "panic", r)
+			body, err = "", fmt.Errorf("section %s failed", s.name)
+		}
+	}()
+	return d.renderSection(ctx, s, v)
 }

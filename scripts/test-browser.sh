@@ -19,7 +19,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-for _ in $(seq 1 100); do
+for _ in $(seq 1 300); do
 	curl -fs "http://$listen/readyz" >/dev/null 2>&1 && break
 	kill -0 "$pid" 2>/dev/null || { echo "credstats serve did not start:"; cat "$log"; exit 1; }
 	sleep 0.1

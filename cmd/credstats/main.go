@@ -129,7 +129,7 @@ func serve(role string, args []string) error {
 	statsStale := fs.Duration("stats-stale-for", 5*time.Minute, "how old the last good public counters may be to be answered while ClickHouse is unreachable")
 	keyTTL := fs.Duration("key-cache-ttl", 10*time.Second, "how long a checked API key is trusted before it is checked again (revocations take this long)")
 	shutdown := fs.Duration("shutdown-timeout", 10*time.Second, "how long SIGTERM waits for queued events to be written")
-	autoMigrate := fs.Bool("migrate", true, "apply schema migrations at start-up")
+	autoMigrate := fs.Bool("migrate", true, "apply schema migrations once ClickHouse answers (the service starts and spools events without it)")
 	logFormat := fs.String("log-format", "text", "log format: text or json")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn or error")
 	pprofListen := fs.String("pprof-listen", "", "serve Go's profiler on this address, e.g. 127.0.0.1:6060 (off when empty)")
@@ -170,14 +170,10 @@ func serve(role string, args []string) error {
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	if *autoMigrate {
-		if err := runMigrations(ctx, *ch, false, log); err != nil {
-			return err
-		}
-	}
 	srv, err := server.New(ctx, server.Options{
 		Role:          role,
 		ClickHouse:    *ch,
+		Migrate:       *autoMigrate,
 		QueryTimeout:  *queryTimeout,
 		KeyCacheTTL:   *keyTTL,
 		StatsCacheTTL: *statsTTL,

@@ -32,6 +32,7 @@ func Unauthorized(msg string) *Error { return New(http.StatusUnauthorized, "unau
 func Forbidden(msg string) *Error    { return New(http.StatusForbidden, "forbidden", msg) }
 func NotFound(msg string) *Error     { return New(http.StatusNotFound, "not_found", msg) }
 func Unavailable(msg string) *Error  { return New(http.StatusServiceUnavailable, "unavailable", msg) }
+func RateLimited(msg string) *Error  { return New(http.StatusTooManyRequests, "rate_limited", msg) }
 
 var (
 	ErrTooLarge    = New(http.StatusRequestEntityTooLarge, "payload_too_large", "the request body is too large")

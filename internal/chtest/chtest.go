@@ -30,11 +30,9 @@ func Addr() string {
 // when the test ends. It returns the database's address and a connection.
 func New(t testing.TB) (dsn string, conn driver.Conn) {
 	t.Helper()
+	dsn = Name(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	b := make([]byte, 6)
-	rand.Read(b)
-	dsn = Addr() + "/test_" + hex.EncodeToString(b)
 	if err := store.EnsureDatabase(ctx, dsn); err != nil {
 		t.Fatalf("%v (is the test ClickHouse running? `make test` starts it)", err)
 	}
@@ -42,19 +40,58 @@ func New(t testing.TB) (dsn string, conn driver.Conn) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { conn.Close() })
 	if _, _, err := schema.Migrate(ctx, conn, schema.Options{}); err != nil {
 		t.Fatal(err)
 	}
+	return dsn, conn
+}
+
+// Name returns the address of a database with a random name, without
+// creating it, and drops the database when the test ends if something
+// created it.
+func Name(t testing.TB) (dsn string) {
+	b := make([]byte, 6)
+	rand.Read(b)
+	db := "test_" + hex.EncodeToString(b)
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		db := dsn[strings.LastIndex(dsn, "/")+1:]
+		conn, err := store.Open(ctx, Addr()+"/default", store.Options{})
+		if err != nil {
+			t.Errorf("cannot drop %s: %v", db, err)
+			return
+		}
+		defer conn.Close()
 		if err := conn.Exec(ctx, "DROP DATABASE IF EXISTS "+db); err != nil {
 			t.Errorf("cannot drop %s: %v", db, err)
 		}
-		conn.Close()
 	})
-	return dsn, conn
+	return Addr() + "/" + db
+}
+
+// Open connects to a database that something else created, and closes the
+// connection when the test ends.
+func Open(t testing.TB, dsn string) driver.Conn {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	conn, err := store.Open(ctx, dsn, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return conn
+}
+
+// HostPort is the test server's native-protocol address, for a proxy to
+// stand in front of.
+func HostPort() string {
+	a := strings.TrimPrefix(strings.TrimPrefix(Addr(), "clickhouse://"), "tcp://")
+	if i := strings.LastIndexByte(a, '@'); i >= 0 {
+		a = a[i+1:]
+	}
+	return a
 }
 
 // WaitMutations waits until the database's ALTER ... DELETE/UPDATE

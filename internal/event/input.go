@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 )
 
 // Limits of the event model.
@@ -162,9 +164,31 @@ func hostPath(field, s string) (host, path string, err error) {
 	if perr != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return "", "", fieldErr(field, "must be an absolute http or https URL")
 	}
+	host = strings.ToLower(u.Hostname())
+	if !validHost(host) {
+		return "", "", fieldErr(field, "must have a host name of letters, digits, '.' and '-' (UTF-8 where international)")
+	}
 	path = u.EscapedPath()
 	if path == "" {
 		path = "/"
 	}
-	return strings.ToLower(u.Hostname()), path, nil
+	return host, path, nil
+}
+
+// validHost refuses host names that no browser sends: bytes that are not
+// UTF-8 (a JSON decoder turns them into U+FFFD, which would then be
+// stored), controls, spaces and punctuation other than '.', '-', '_', and
+// ':' with brackets for IPv6.
+func validHost(h string) bool {
+	if !utf8.ValidString(h) {
+		return false
+	}
+	for _, r := range h {
+		switch {
+		case r == utf8.RuneError, r < 0x80 && !('a' <= r && r <= 'z' || '0' <= r && r <= '9' || strings.ContainsRune(".-_:[]", r)),
+			unicode.IsControl(r), unicode.IsSpace(r):
+			return false
+		}
+	}
+	return true
 }

@@ -9,17 +9,32 @@ import (
 	"github.com/credstats/credstats/internal/apierr"
 )
 
+// Guard holds back clients that fail to authenticate too often, before
+// their next attempt costs a lookup.
+type Guard interface {
+	// AuthBlocked reports whether the request's client has failed too often.
+	AuthBlocked(c *fiber.Ctx) bool
+	// AuthFailed counts a failed authentication against the request's client.
+	AuthFailed(c *fiber.Ctx)
+}
+
 // Require is middleware that lets a request through only with an
 // `Authorization: Bearer KEY` whose key has the scope: no key, an unknown
-// or revoked one is 401, a key without the scope 403.
-func (s *Store) Require(scope string) fiber.Handler {
+// or revoked one is 401, a key without the scope 403, and a client that
+// the guard (which may be nil) holds back 429.
+func (s *Store) Require(scope string, guard Guard) fiber.Handler {
 	return func(c *fiber.Ctx) error {
-		auth := c.Get(fiber.HeaderAuthorization)
-		token, ok := strings.CutPrefix(auth, "Bearer ")
-		if !ok || token == "" {
+		if guard != nil && guard.AuthBlocked(c) {
+			return apierr.RateLimited("too many failed authentications from this address; try again later")
+		}
+		token, ok := BearerToken(c.Get(fiber.HeaderAuthorization))
+		if !ok {
 			return apierr.Unauthorized("a valid API key was not provided with the request (Authorization: Bearer KEY)")
 		}
-		_, err := s.Authenticate(c.UserContext(), strings.TrimSpace(token), scope)
+		_, err := s.Authenticate(c.UserContext(), token, scope)
+		if guard != nil && (errors.Is(err, ErrUnknown) || errors.Is(err, ErrRevoked)) {
+			guard.AuthFailed(c)
+		}
 		switch {
 		case errors.Is(err, ErrUnknown), errors.Is(err, ErrRevoked):
 			return apierr.Unauthorized(err.Error())
@@ -30,4 +45,15 @@ func (s *Store) Require(scope string) fiber.Handler {
 		}
 		return c.Next()
 	}
+}
+
+// BearerToken returns the credentials of an Authorization header in the
+// Bearer scheme, whose name is case-insensitive (RFC 7235).
+func BearerToken(header string) (string, bool) {
+	scheme, token, ok := strings.Cut(strings.TrimSpace(header), " ")
+	token = strings.TrimSpace(token)
+	if !ok || !strings.EqualFold(scheme, "Bearer") || token == "" {
+		return "", false
+	}
+	return token, true
 }

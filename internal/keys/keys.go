@@ -15,7 +15,8 @@ import (
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
-	"github.com/hashicorp/golang-lru/v2/expirable"
+
+	"github.com/credstats/credstats/internal/ttlcache"
 )
 
 // The scopes a key can carry.
@@ -52,16 +53,34 @@ func (k Key) Revoked() bool { return !k.RevokedAt.IsZero() && k.RevokedAt.Unix()
 // Store keeps keys in the api_keys table.
 type Store struct {
 	conn  driver.Conn
-	cache *expirable.LRU[string, Key] // by token hash; answers for up to the TTL
+	ttl   time.Duration
+	cache *ttlcache.Cache[string, lookup] // by token hash
 }
 
+// lookup is what the store answered for a token: its key, or ErrUnknown.
+type lookup struct {
+	key Key
+	err error
+}
+
+const (
+	// LookupTimeout bounds one key lookup in ClickHouse.
+	LookupTimeout = 2 * time.Second
+	// unknownTTL is how long a token the store does not know is refused
+	// from memory. A token is unknown for good (a new key's token is new),
+	// so only memory bounds it; anonymous clients guessing keys then cost
+	// ClickHouse one query per distinct guess.
+	unknownTTL = 10 * time.Minute
+	cacheSize  = 4096
+)
+
 // NewStore returns a store. Lookups are cached for cacheTTL, so a
-// revocation takes up to that long to reach a running server; 0 turns the
-// cache off.
+// revocation takes up to that long to reach a running server; 0 or less
+// turns the cache off.
 func NewStore(conn driver.Conn, cacheTTL time.Duration) *Store {
-	s := &Store{conn: conn}
+	s := &Store{conn: conn, ttl: cacheTTL}
 	if cacheTTL > 0 {
-		s.cache = expirable.NewLRU[string, Key](1024, nil, cacheTTL)
+		s.cache = ttlcache.New[string, lookup](cacheSize, nil)
 	}
 	return s
 }
@@ -135,26 +154,35 @@ func (s *Store) Authenticate(ctx context.Context, token, scope string) (Key, err
 		return Key{}, ErrUnknown
 	}
 	h := hash(token)
-	k, cached := Key{}, false
+	var found lookup
+	cached := false
 	if s.cache != nil {
-		k, cached = s.cache.Get(h)
+		found, cached = s.cache.Get(h)
 	}
 	if !cached {
-		var stored string
-		var err error
-		k, stored, err = s.byID(ctx, id)
+		ctx, cancel := context.WithTimeout(ctx, LookupTimeout)
+		defer cancel()
+		k, stored, err := s.byID(ctx, id)
 		switch {
-		case errors.Is(err, ErrNotFound):
-			return Key{}, ErrUnknown
+		case errors.Is(err, ErrNotFound), err == nil && subtle.ConstantTimeCompare([]byte(stored), []byte(h)) != 1:
+			found = lookup{err: ErrUnknown}
 		case err != nil:
-			return Key{}, err
-		case subtle.ConstantTimeCompare([]byte(stored), []byte(h)) != 1:
-			return Key{}, ErrUnknown
+			return Key{}, err // Not cached: the store may answer next time.
+		default:
+			found = lookup{key: k}
 		}
 		if s.cache != nil {
-			s.cache.Add(h, k)
+			ttl := s.ttl
+			if found.err != nil {
+				ttl = max(ttl, unknownTTL)
+			}
+			s.cache.Add(h, found, ttl)
 		}
 	}
+	if found.err != nil {
+		return Key{}, found.err
+	}
+	k := found.key
 	switch {
 	case k.Revoked():
 		return Key{}, ErrRevoked
@@ -168,6 +196,8 @@ func (s *Store) Authenticate(ctx context.Context, token, scope string) (Key, err
 // scope, for a session that was opened with it: ErrUnknown when there is
 // no such key, ErrRevoked or ErrForbidden as Authenticate. It is not cached.
 func (s *Store) Check(ctx context.Context, id, scope string) (Key, error) {
+	ctx, cancel := context.WithTimeout(ctx, LookupTimeout)
+	defer cancel()
 	k, _, err := s.byID(ctx, id)
 	switch {
 	case errors.Is(err, ErrNotFound):

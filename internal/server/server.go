@@ -8,8 +8,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"net"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
@@ -42,8 +45,11 @@ const (
 
 // Options configure a Server.
 type Options struct {
-	Role         string        // RoleAll when empty
-	ClickHouse   string        // clickhouse://host:port/database
+	Role       string // RoleAll when empty
+	ClickHouse string // clickhouse://host:port/database
+	// Migrate applies the schema's migrations once ClickHouse answers.
+	// Without it the server waits for `credstats migrate` to have run.
+	Migrate      bool
 	QueryTimeout time.Duration // bound on each stats query; default 10s
 	KeyCacheTTL  time.Duration // how long a checked API key is trusted; negative: not cached
 	// Public counters: how long they are answered from memory (default 5s,
@@ -67,10 +73,20 @@ type Server struct {
 	gate      *collector.Gate      // the public routes' rate limit
 	write     driver.Conn          // inserts
 	read      driver.Conn          // read-only, time-limited
+
+	// ready is set once ClickHouse has answered with the current schema;
+	// until then the aggregator's routes answer 503 while the collector
+	// takes events into its spool.
+	ready    atomic.Bool
+	notReady atomic.Pointer[string] // why not, for /readyz
+	stop     context.CancelFunc     // stops the start-up loop
+	wg       sync.WaitGroup
 }
 
-// New connects to ClickHouse (the schema must be migrated), starts the
-// collector and builds the routes.
+// New starts the collector and builds the routes. It does not wait for
+// ClickHouse: a loop in the background migrates (with Options.Migrate) and
+// checks the schema until ClickHouse answers, and the aggregator's routes
+// answer 503 until then.
 func New(ctx context.Context, o Options) (*Server, error) {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
@@ -90,17 +106,15 @@ func New(ctx context.Context, o Options) (*Server, error) {
 	}
 	s := &Server{o: o}
 	var err error
-	if s.write, err = store.Open(ctx, o.ClickHouse, store.Options{}); err != nil {
+	if s.write, err = store.Connect(o.ClickHouse, store.Options{}); err != nil {
 		return nil, err
 	}
-	if s.read, err = store.Open(ctx, o.ClickHouse, store.Options{ReadOnly: true, MaxExecutionTime: o.QueryTimeout}); err != nil {
+	if s.read, err = store.Connect(o.ClickHouse, store.Options{ReadOnly: true, MaxExecutionTime: o.QueryTimeout}); err != nil {
 		s.write.Close()
 		return nil, err
 	}
-	if err := s.checkSchema(ctx); err != nil {
-		s.closeConns()
-		return nil, err
-	}
+	why := "ClickHouse has not answered yet"
+	s.notReady.Store(&why)
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	co := o.Collector
@@ -125,9 +139,80 @@ func New(ctx context.Context, o Options) (*Server, error) {
 		WriteTimeout:          10 * time.Second,
 		IdleTimeout:           60 * time.Second,
 		DisableStartupMessage: true,
+		// Every string a handler reads from the request is a copy: Fiber
+		// otherwise hands out views of buffers it reuses for the next
+		// request, which change under any cache key or goroutine that
+		// keeps them.
+		Immutable: true,
 	})
-	s.routes(reg, keys.NewStore(s.write, o.KeyCacheTTL))
+	s.routes(reg, keys.NewStore(s.read, o.KeyCacheTTL))
+	startCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
+	s.stop = stop
+	s.wg.Go(func() { s.prepare(startCtx) })
 	return s, nil
+}
+
+// prepare migrates (when asked to) and checks the schema until both
+// succeed, retrying with backoff while ClickHouse is away, then marks the
+// server ready.
+func (s *Server) prepare(ctx context.Context) {
+	backoff := time.Second
+	for attempt := 1; ; attempt++ {
+		err := s.migrate(ctx)
+		if err == nil {
+			err = s.checkSchema(ctx)
+		}
+		if err == nil {
+			s.ready.Store(true)
+			s.notReady.Store(nil)
+			if attempt > 1 {
+				s.o.Logger.Info("ClickHouse answers and the schema is current: serving stats", "attempts", attempt)
+			}
+			return
+		}
+		why := err.Error()
+		s.notReady.Store(&why)
+		if attempt == 1 || attempt%10 == 0 {
+			s.o.Logger.Warn("not ready: the collector spools events meanwhile", "err", err, "attempt", attempt)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(backoff/2 + rand.N(backoff/2+1)):
+		}
+		backoff = min(backoff*2, 30*time.Second)
+	}
+}
+
+func (s *Server) migrate(ctx context.Context) error {
+	if !s.o.Migrate {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	if err := store.EnsureDatabase(ctx, s.o.ClickHouse); err != nil {
+		return err
+	}
+	from, to, err := schema.Migrate(ctx, s.write, schema.Options{Logger: s.o.Logger})
+	if err == nil && from != to {
+		s.o.Logger.Info("schema migrated", "from", from, "to", to)
+	}
+	return err
+}
+
+// Ready reports whether ClickHouse has answered with the current schema.
+func (s *Server) Ready() bool { return s.ready.Load() }
+
+// untilReady answers 503 on a route that needs ClickHouse until the server
+// is ready.
+func (s *Server) untilReady(h fiber.Handler) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		if !s.ready.Load() {
+			c.Set(fiber.HeaderRetryAfter, "5")
+			return apierr.Unavailable("credstats is starting and ClickHouse has not answered yet; try again shortly")
+		}
+		return h(c)
+	}
 }
 
 func (s *Server) routes(reg *prometheus.Registry, keyStore *keys.Store) {
@@ -144,7 +229,7 @@ func (s *Server) routes(reg *prometheus.Registry, keyStore *keys.Store) {
 		app.Get("/demo", demoPage)
 		app.Get("/demo/:credential", demoPage)
 		s.collector.Routes(app)
-		s.collector.CertifierRoutes(app, keyStore.Require(keys.EventsWrite))
+		s.collector.CertifierRoutes(app, keyStore.Require(keys.EventsWrite, s.gate))
 	}
 	if s.o.Role != RoleCollector {
 		s.aggregatorRoutes(keyStore)
@@ -161,11 +246,13 @@ func (s *Server) aggregatorRoutes(keyStore *keys.Store) {
 		Conn: s.read, Logger: s.o.Logger, Now: s.o.Collector.Now, QueryTimeout: s.o.QueryTimeout,
 		CacheTTL: s.o.StatsCacheTTL, StaleFor: s.o.StatsStaleFor,
 	})
-	api.Routes(app, s.gate.Limited, keyStore.Require(keys.StatsRead))
+	limited := func(h fiber.Handler) fiber.Handler { return s.gate.Limited(s.untilReady(h)) }
+	api.Routes(app, limited, s.untilReady(keyStore.Require(keys.StatsRead, s.gate)))
 
 	dash := s.o.Dashboard
 	dash.Engine, dash.Keys, dash.Conn = api.Engine(), keyStore, s.read
 	dash.Logger, dash.Limited, dash.CacheTTL = s.o.Logger, s.gate.Limited, s.o.KeyCacheTTL
+	dash.Ready, dash.Guard = s.Ready, s.gate
 	if dash.SectionTimeout == 0 {
 		dash.SectionTimeout = s.o.QueryTimeout
 	}
@@ -220,7 +307,11 @@ func (s *Server) readyz(c *fiber.Ctx) error {
 		b := s.collector.Backlog()
 		backlog = &b
 	}
-	if err := s.checkSchema(ctx); err != nil {
+	err := s.checkSchema(ctx)
+	if why := s.notReady.Load(); err == nil && why != nil {
+		err = errors.New(*why)
+	}
+	if err != nil {
 		// The collector still takes events into its spool meanwhile; the
 		// backlog says how far behind it is.
 		e := apierr.Unavailable(err.Error())
@@ -253,6 +344,8 @@ func (s *Server) Serve(ln net.Listener) error {
 // closes the connections; the steps after HTTP give up when ctx ends.
 func (s *Server) Shutdown(ctx context.Context) error {
 	httpErr := s.app.ShutdownWithContext(ctx)
+	s.stop()
+	s.wg.Wait()
 	var collErr error
 	if s.collector != nil {
 		collErr = s.collector.Close(ctx)

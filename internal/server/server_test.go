@@ -54,6 +54,19 @@ func newEnv(t *testing.T, opts func(*server.Options)) *env {
 
 func (e *env) start() {
 	e.t.Helper()
+	e.launch()
+	for deadline := time.Now().Add(30 * time.Second); !e.srv.Ready(); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			logMu.Lock()
+			defer logMu.Unlock()
+			e.t.Fatalf("the server did not get ready in 30 s:\n%s", e.log)
+		}
+	}
+}
+
+// launch starts the server without waiting for it to be ready.
+func (e *env) launch() {
+	e.t.Helper()
 	o := server.Options{
 		ClickHouse:  e.dsn,
 		KeyCacheTTL: -1,

@@ -38,6 +38,22 @@ func ParseDSN(dsn string) (*clickhouse.Options, error) {
 
 // Open connects to ClickHouse and checks that the server answers.
 func Open(ctx context.Context, dsn string, o Options) (driver.Conn, error) {
+	conn, err := Connect(dsn, o)
+	if err != nil {
+		return nil, err
+	}
+	if err := conn.Ping(ctx); err != nil {
+		conn.Close()
+		opts, _ := ParseDSN(dsn)
+		return nil, fmt.Errorf("cannot reach ClickHouse at %s: %w", redact(opts), err)
+	}
+	return conn, nil
+}
+
+// Connect returns a connection pool without asking the server anything:
+// connections are made when queries need them, so a service can start
+// while ClickHouse is away.
+func Connect(dsn string, o Options) (driver.Conn, error) {
 	opts, err := ParseDSN(dsn)
 	if err != nil {
 		return nil, err
@@ -58,10 +74,6 @@ func Open(ctx context.Context, dsn string, o Options) (driver.Conn, error) {
 	conn, err := clickhouse.Open(opts)
 	if err != nil {
 		return nil, fmt.Errorf("cannot open ClickHouse at %s: %w", redact(opts), err)
-	}
-	if err := conn.Ping(ctx); err != nil {
-		conn.Close()
-		return nil, fmt.Errorf("cannot reach ClickHouse at %s: %w", redact(opts), err)
 	}
 	return conn, nil
 }
