@@ -21,17 +21,19 @@ import (
 // from the fixed tables below and every value is a bound parameter, but the
 // server is the last word.
 type Engine struct {
-	conn driver.Conn
-	now  func() time.Time
+	conn          driver.Conn
+	now           func() time.Time
+	exportTimeout time.Duration
 }
 
 // NewEngine returns an Engine; now is the clock that presets such as "7d"
-// count from (nil: time.Now).
+// count from (nil: time.Now). Its exports have defaultExportTimeout; New
+// gives the API's engine Options.ExportTimeout.
 func NewEngine(conn driver.Conn, now func() time.Time) *Engine {
 	if now == nil {
 		now = time.Now
 	}
-	return &Engine{conn: conn, now: now}
+	return &Engine{conn: conn, now: now, exportTimeout: defaultExportTimeout}
 }
 
 const (
@@ -43,6 +45,9 @@ const (
 	// maxSorted bounds a time series sorted in memory (by a metric, or
 	// time descending): rows times buckets.
 	maxSorted = 200_000
+	// defaultExportTimeout bounds an export, from its query to its last
+	// row written.
+	defaultExportTimeout = 5 * time.Minute
 )
 
 // rollup is a table the engine can read: its time column counts UTC days
@@ -377,14 +382,22 @@ func (e *Engine) Run(ctx context.Context, q Query) (Result, error) {
 
 // Export runs a query for streaming: its rows are read as the cursor
 // moves. Without a limit it has every row. Errors in the query come back
-// here, before the first row.
+// here, before the first row. The export has its own time limit, counted
+// from now; Close ends it.
 func (e *Engine) Export(ctx context.Context, q Query) (*Cursor, error) {
+	ctx, cancel := context.WithTimeout(ctx, e.exportTimeout)
 	p, err := e.plan(ctx, q, true)
 	if err != nil {
+		cancel()
 		return nil, err
 	}
 	cur, _, err := e.open(ctx, p, false)
-	return cur, err
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	cur.cancel = cancel
+	return cur, nil
 }
 
 // open starts the query of a plan; withTotal also counts its rows (a time
@@ -452,13 +465,13 @@ func (e *Engine) grouped(ctx context.Context, p *plan, limit, offset int) (*Curs
 		return nil, queryError(err)
 	}
 	sc := newScanner(p)
-	cur := &Cursor{query: p.q, next: func() (Row, bool, error) {
+	cur := newCursor(ctx, p.q, func() (Row, bool, error) {
 		if !rows.Next() {
 			return Row{}, false, rows.Err()
 		}
 		r, err := sc.scan(rows)
 		return r, err == nil, err
-	}, close: rows.Close}
+	}, rows.Close)
 	if limit == 0 || len(aliases) == 0 {
 		// ClickHouse has no OFFSET without LIMIT, and totals are one row
 		// whatever the SQL says: those are windowed here.
@@ -513,8 +526,8 @@ func (e *Engine) series(ctx context.Context, p *plan, limit, offset int) (*Curso
 		return nil, 0, err
 	}
 	total := len(combos) * len(p.buckets)
-	if total == 0 {
-		return &Cursor{query: p.q, next: func() (Row, bool, error) { return Row{}, false, nil }, close: func() error { return nil }}, 0, nil
+	if offset >= total {
+		return emptyCursor(ctx, p.q), total, nil
 	}
 	b := &builder{}
 	b.add("SELECT ")
@@ -536,8 +549,7 @@ func (e *Engine) series(ctx context.Context, p *plan, limit, offset int) (*Curso
 	for i, c := range combos {
 		f.index[comboKey(c)] = i
 	}
-	cur := &Cursor{query: p.q, next: f.next, close: rows.Close}
-	return cur.window(limit, offset), total, nil
+	return newCursor(ctx, p.q, f.next, rows.Close).window(limit, offset), total, nil
 }
 
 // combos lists the distinct values of a time series' other dimensions, in
@@ -670,7 +682,11 @@ func (e *Engine) sortedSeries(ctx context.Context, p *plan, limit, offset int) (
 	if err != nil {
 		return nil, 0, err
 	}
-	if n := len(combos) * len(p.buckets); n > maxSorted {
+	n := len(combos) * len(p.buckets)
+	if offset >= n {
+		return emptyCursor(ctx, p.q), n, nil
+	}
+	if n > maxSorted {
 		return nil, 0, invalid("order_by", "sorting a time series of %d rows (more than %d) other than by time ascending; add filters, or sort by time", n, maxSorted)
 	}
 	cur, _, err := e.series(ctx, p, 0, 0)
@@ -707,13 +723,13 @@ func (e *Engine) sortedSeries(ctx context.Context, p *plan, limit, offset int) (
 	})
 	total := len(all)
 	i := 0
-	out := &Cursor{query: p.q, next: func() (Row, bool, error) {
+	out := newCursor(ctx, p.q, func() (Row, bool, error) {
 		if i >= len(all) {
 			return Row{}, false, nil
 		}
 		i++
 		return all[i-1], true, nil
-	}, close: func() error { return nil }}
+	}, nil)
 	return out.window(limit, offset), total, nil
 }
 
@@ -733,12 +749,45 @@ func bucketIndex(p *plan, l string) int64 {
 
 // Cursor is a query's rows, read one at a time; Close it when done.
 type Cursor struct {
-	query Query
-	next  func() (Row, bool, error)
-	close func() error
-	row   Row
-	err   error
-	ended bool
+	query  Query
+	ctx    context.Context
+	cancel context.CancelFunc // nil unless the cursor owns ctx
+	next   func() (Row, bool, error)
+	close  func() error
+	row    Row
+	err    error
+	ended  bool
+}
+
+// checkEvery is how many rows a cursor reads between looks at its
+// context: often enough to stop within milliseconds, rarely enough to
+// cost nothing.
+const checkEvery = 4096
+
+// newCursor reads rows from next, stopping with ctx's error once ctx
+// ends: rows made up in Go (the empty steps of a time series, a sorted
+// series, an offset skipped) do no I/O that would notice. close may be
+// nil.
+func newCursor(ctx context.Context, q Query, next func() (Row, bool, error), close func() error) *Cursor {
+	if close == nil {
+		close = func() error { return nil }
+	}
+	c := &Cursor{query: q, ctx: ctx, close: close}
+	n := 0
+	c.next = func() (Row, bool, error) {
+		if n%checkEvery == 0 {
+			if err := ctx.Err(); err != nil {
+				return Row{}, false, err
+			}
+		}
+		n++
+		return next()
+	}
+	return c
+}
+
+func emptyCursor(ctx context.Context, q Query) *Cursor {
+	return newCursor(ctx, q, func() (Row, bool, error) { return Row{}, false, nil }, nil)
 }
 
 // Query is the query as it runs, with its defaults filled in.
@@ -765,7 +814,12 @@ func (c *Cursor) Row() Row { return c.row }
 func (c *Cursor) Err() error { return c.err }
 
 // Close releases the rows; the query stops on the server.
-func (c *Cursor) Close() error { return c.close() }
+func (c *Cursor) Close() error {
+	if c.cancel != nil {
+		defer c.cancel()
+	}
+	return c.close()
+}
 
 // window skips offset rows and stops after limit (0: no limit).
 func (c *Cursor) window(limit, offset int) *Cursor {

@@ -9,7 +9,9 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"io"
 	"log/slog"
+	"net"
 	"strconv"
 	"strings"
 	"time"
@@ -35,8 +37,11 @@ type Options struct {
 	Logger *slog.Logger
 	// Now is the clock date presets count from; nil: time.Now.
 	Now func() time.Time
-	// QueryTimeout bounds a query or export; default 10s.
+	// QueryTimeout bounds a query; default 10s.
 	QueryTimeout time.Duration
+	// ExportTimeout bounds an export, from its query to its last byte
+	// written, also for the dashboard's CSV; default 5m.
+	ExportTimeout time.Duration
 	// CacheTTL is how long public counters are answered from memory;
 	// default 5s, negative: not cached.
 	CacheTTL time.Duration
@@ -67,6 +72,9 @@ func New(o Options) *API {
 	if o.QueryTimeout <= 0 {
 		o.QueryTimeout = 10 * time.Second
 	}
+	if o.ExportTimeout <= 0 {
+		o.ExportTimeout = defaultExportTimeout
+	}
 	if o.CacheTTL == 0 {
 		o.CacheTTL = 5 * time.Second
 	}
@@ -82,6 +90,7 @@ func New(o Options) *API {
 	}
 	a := &API{o: o, store: Store{Conn: o.Conn}, engine: NewEngine(o.Conn, o.Now),
 		warn: logthrottle.New(o.Logger, 10*time.Second)}
+	a.engine.exportTimeout = o.ExportTimeout
 	if o.CacheTTL > 0 {
 		a.cache = newStatsCache(a.store.CredentialStats, o.CacheSize, o.CacheTTL, o.StaleFor, o.RefreshTimeout)
 	}
@@ -244,38 +253,104 @@ func (a *API) export(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), a.o.QueryTimeout)
-	cur, err := a.engine.Export(ctx, q)
+	// The export outlives the handler: the request's context is not its.
+	cur, err := a.engine.Export(context.Background(), q)
 	if err != nil {
-		cancel()
 		return a.queryError(err)
 	}
 	c.Set(fiber.HeaderCacheControl, "no-store")
-	// The writer runs after the handler returns, when Fiber's buffers
-	// (format among them) are reused: it gets only what is decided here.
-	write := writeNDJSON
-	if format == "csv" {
-		write = writeCSV
-		c.Set(fiber.HeaderContentType, "text/csv; charset=utf-8")
-	} else {
-		c.Set(fiber.HeaderContentType, "application/x-ndjson")
-	}
 	c.Set(fiber.HeaderContentDisposition, `attachment; filename="credstats-export.`+format+`"`)
-	warn := a.warn
-	c.Context().SetBodyStreamWriter(func(w *bufio.Writer) {
-		defer cancel()
-		defer cur.Close()
-		if err := write(w, cur); err != nil {
-			warn.Warn("export stopped", "err", err)
-		}
-	})
+	stopped := func(err error) { a.warn.Warn("export stopped", "err", err) }
+	if format == "csv" {
+		StreamCSV(c, cur, stopped)
+		return nil
+	}
+	c.Set(fiber.HeaderContentType, "application/x-ndjson")
+	stream(c, cur, writeNDJSON, stopped)
 	return nil
+}
+
+// StreamCSV answers c with the rows of an export as CSV, as
+// /api/v1/export does, and closes cur; stopped hears why an export ended
+// early.
+func StreamCSV(c *fiber.Ctx, cur *Cursor, stopped func(error)) {
+	c.Set(fiber.HeaderContentType, "text/csv; charset=utf-8")
+	stream(c, cur, writeCSV, stopped)
+}
+
+// stream answers c with what write makes of cur's rows, as the client
+// reads them, after the handler has returned. It has until the deadline
+// of cur's context, for writing too: the server's write timeout is meant
+// for small answers. An export that ends early, for any reason, is not
+// ended cleanly: the server closes the connection before the last chunk
+// of the chunked body, so that every client sees a cut answer rather than
+// a short one.
+func stream(c *fiber.Ctx, cur *Cursor, write func(*bufio.Writer, *Cursor) error, stopped func(error)) {
+	pr, pw := io.Pipe()
+	body := &exportBody{PipeReader: pr, conn: c.Context().Conn(), cancel: cur.cancel}
+	body.deadline, _ = cur.ctx.Deadline()
+	go func() {
+		defer cur.Close()
+		w := bufio.NewWriterSize(pw, 32<<10)
+		err := write(w, cur)
+		if ferr := w.Flush(); err == nil {
+			err = ferr
+		}
+		if err != nil {
+			stopped(err)
+		}
+		// The server reads an error other than io.EOF as a failed body.
+		pw.CloseWithError(err)
+	}()
+	// The deadline set here must not outlive the answer.
+	c.Context().SetConnectionClose()
+	c.Context().SetBodyStream(body, -1)
+}
+
+// exportBody is what the server reads an export from.
+type exportBody struct {
+	*io.PipeReader
+	conn     net.Conn
+	deadline time.Time
+	cancel   context.CancelFunc
+	started  bool
+}
+
+func (b *exportBody) Read(p []byte) (int, error) {
+	if !b.started && !b.deadline.IsZero() {
+		// The server sets its write deadline after the handler has
+		// returned, just before it reads the body for the first time.
+		b.conn.SetWriteDeadline(b.deadline)
+	}
+	b.started = true
+	return b.PipeReader.Read(p)
+}
+
+// Close is called by the server once the answer is written or has failed,
+// the client gone among other reasons: the query stops with it.
+func (b *exportBody) Close() error {
+	if b.cancel != nil {
+		b.cancel()
+	}
+	return b.PipeReader.Close()
 }
 
 func columnNames(q Query) []string { return append(append([]string{}, q.Dimensions...), q.Metrics...) }
 
 func formatMetric(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }
 
+// csvCell keeps a value that came from a client from being read as a
+// formula by a spreadsheet, as OWASP advises: one starting with = + - @,
+// a tab or a carriage return gets a leading single quote.
+func csvCell(s string) string {
+	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
+		return "'" + s
+	}
+	return s
+}
+
+// writeCSV writes a header row and the rows; dimension values are made
+// safe for spreadsheets, metrics are ours and left as numbers.
 func writeCSV(w *bufio.Writer, cur *Cursor) error {
 	cw := csv.NewWriter(w)
 	if err := cw.Write(columnNames(cur.Query())); err != nil {
@@ -284,7 +359,10 @@ func writeCSV(w *bufio.Writer, cur *Cursor) error {
 	rec := make([]string, 0, 16)
 	for cur.Next() {
 		r := cur.Row()
-		rec = append(rec[:0], r.Dimensions...)
+		rec = rec[:0]
+		for _, d := range r.Dimensions {
+			rec = append(rec, csvCell(d))
+		}
 		for _, m := range r.Metrics {
 			rec = append(rec, formatMetric(m))
 		}

@@ -70,6 +70,9 @@ const (
 	maxFilters   = 50
 	maxValues    = 1000
 	maxValueLen  = 2000
+	// maxOffset bounds the rows a query may skip: skipped rows cost as much
+	// as read ones, and pages that deep are better read by an export.
+	maxOffset = 1_000_000
 )
 
 // Metrics lists the metric names, in documentation order.
@@ -298,8 +301,11 @@ func normalize(q Query, export bool) (Query, *time.Location, error) {
 	case q.Limit == 0 && !export:
 		q.Limit = defaultLimit
 	}
-	if q.Offset < 0 {
+	switch {
+	case q.Offset < 0:
 		return q, nil, invalid("offset", "must not be negative")
+	case q.Offset > maxOffset:
+		return q, nil, invalid("offset", "at most %d", maxOffset)
 	}
 	if q.Dimensions == nil {
 		q.Dimensions = []string{}

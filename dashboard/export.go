@@ -1,18 +1,17 @@
 package dashboard
 
 import (
-	"bufio"
 	"context"
-	"encoding/csv"
-	"strconv"
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/credstats/credstats/aggregator"
 	"github.com/credstats/credstats/internal/event"
 )
 
 // export answers the CSV of one section: the query behind what it shows,
-// streamed through the aggregator's export cursor as /api/v1/export is.
+// streamed as /api/v1/export streams it, within the engine's export time
+// limit.
 func (d *Dashboard) export(c *fiber.Ctx) error {
 	v, _ := d.view(c, c.Params("id"))
 	if id := c.Params("id"); id != "" && (!event.ValidID(id) || v.scope.Kind == ScopeCredential && id != v.scope.Value) {
@@ -23,33 +22,13 @@ func (d *Dashboard) export(c *fiber.Ctx) error {
 	if s == nil {
 		return c.Status(fiber.StatusNotFound).SendString("No such section.")
 	}
-	ctx, cancel := context.WithTimeout(c.UserContext(), d.o.SectionTimeout)
-	defer cancel()
-	q := s.export(v)
-	cur, err := d.o.Engine.Export(ctx, q)
+	// The export outlives the handler: the request's context is not its.
+	cur, err := d.o.Engine.Export(context.Background(), s.export(v))
 	if err != nil {
 		return c.Status(fiber.StatusServiceUnavailable).SendString(d.sectionError(err))
 	}
-	defer cur.Close()
-	c.Set(fiber.HeaderContentType, "text/csv; charset=utf-8")
 	c.Set(fiber.HeaderContentDisposition, `attachment; filename="credstats-`+name+`.csv"`)
-	bw := bufio.NewWriter(c)
-	w := csv.NewWriter(bw)
-	w.Write(append(append([]string{}, q.Dimensions...), q.Metrics...))
-	for cur.Next() {
-		row := cur.Row()
-		rec := append([]string{}, row.Dimensions...)
-		for _, m := range row.Metrics {
-			rec = append(rec, strconv.FormatFloat(m, 'f', -1, 64))
-		}
-		w.Write(rec)
-	}
-	w.Flush()
-	if err := cur.Err(); err != nil {
-		d.o.Logger.Warn("a dashboard export stopped", "err", err)
-	}
-	if err := w.Error(); err != nil {
-		return err
-	}
-	return bw.Flush()
+	logger := d.o.Logger
+	aggregator.StreamCSV(c, cur, func(err error) { logger.Warn("a dashboard export stopped", "err", err) })
+	return nil
 }

@@ -125,6 +125,7 @@ func serve(role string, args []string) error {
 	flush := fs.Duration("flush-interval", time.Second, "longest an event waits before its batch is written")
 	dedupKeys := fs.Int("dedup-max-keys", 4_000_000, "live keys the 24-hour dedup set holds (about 30 bytes each)")
 	queryTimeout := fs.Duration("query-timeout", 10*time.Second, "time limit of each stats query")
+	exportTimeout := fs.Duration("export-timeout", 5*time.Minute, "time limit of one export, from its query to its last byte; an export cut by it ends without its final chunk")
 	statsTTL := fs.Duration("stats-cache-ttl", 5*time.Second, "how long public counters are answered from memory (negative: not cached)")
 	statsStale := fs.Duration("stats-stale-for", 5*time.Minute, "how old the last good public counters may be to be answered while ClickHouse is unreachable")
 	keyTTL := fs.Duration("key-cache-ttl", 10*time.Second, "how long a checked API key is trusted before it is checked again (revocations take this long)")
@@ -151,6 +152,7 @@ func serve(role string, args []string) error {
 	check.Add(*burst <= 0, "rate-burst", "must be positive")
 	check.Add(*rate == 0, "rate-limit", "must not be 0 (negative turns the limit off)")
 	check.Add(*queryTimeout <= 0, "query-timeout", "must be positive")
+	check.Add(*exportTimeout <= 0, "export-timeout", "must be positive")
 	check.Add(*statsTTL == 0, "stats-cache-ttl", "must not be 0 (negative turns the cache off)")
 	check.Add(*statsTTL > 0 && *statsStale < *statsTTL, "stats-stale-for", "must be at least --stats-cache-ttl")
 	_, perr := store.ParseDSN(*ch)
@@ -175,6 +177,7 @@ func serve(role string, args []string) error {
 		ClickHouse:    *ch,
 		Migrate:       *autoMigrate,
 		QueryTimeout:  *queryTimeout,
+		ExportTimeout: *exportTimeout,
 		KeyCacheTTL:   *keyTTL,
 		StatsCacheTTL: *statsTTL,
 		StatsStaleFor: *statsStale,

@@ -51,7 +51,10 @@ type Options struct {
 	// Without it the server waits for `credstats migrate` to have run.
 	Migrate      bool
 	QueryTimeout time.Duration // bound on each stats query; default 10s
-	KeyCacheTTL  time.Duration // how long a checked API key is trusted; negative: not cached
+	// ExportTimeout bounds one export from its query to its last byte;
+	// default 5m.
+	ExportTimeout time.Duration
+	KeyCacheTTL   time.Duration // how long a checked API key is trusted; negative: not cached
 	// Public counters: how long they are answered from memory (default 5s,
 	// negative: not cached) and how old they may be while ClickHouse fails
 	// (default 5m).
@@ -243,7 +246,7 @@ func (s *Server) aggregatorRoutes(keyStore *keys.Store) {
 		app.Get("/", func(c *fiber.Ctx) error { return c.Redirect("/dashboard") })
 	}
 	api := aggregator.New(aggregator.Options{
-		Conn: s.read, Logger: s.o.Logger, Now: s.o.Collector.Now, QueryTimeout: s.o.QueryTimeout,
+		Conn: s.read, Logger: s.o.Logger, Now: s.o.Collector.Now, QueryTimeout: s.o.QueryTimeout, ExportTimeout: s.o.ExportTimeout,
 		CacheTTL: s.o.StatsCacheTTL, StaleFor: s.o.StatsStaleFor,
 	})
 	limited := func(h fiber.Handler) fiber.Handler { return s.gate.Limited(s.untilReady(h)) }
