@@ -9,6 +9,13 @@ import (
 // proxies are the peers trusted to say who their client is.
 type proxies []netip.Prefix
 
+// CheckTrustedProxies reports the first entry of a --trusted-proxies list
+// that is not an address or CIDR range.
+func CheckTrustedProxies(list []string) error {
+	_, err := parseProxies(list)
+	return err
+}
+
 func parseProxies(list []string) (proxies, error) {
 	var p proxies
 	for _, s := range list {

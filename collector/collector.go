@@ -371,7 +371,7 @@ func (c *Collector) duplicate(pair *saltPair, e *event.Event, ip netip.Addr, now
 func dedupKey(k saltKey, e *event.Event, ip netip.Addr) uint64 {
 	var buf [event.MaxIDLen + 20]byte
 	b := append(buf[:0], e.Credential...)
-	b = append(b, 0, byte(e.Type), byte(e.Network))
+	b = append(b, 0, byte(e.Type), byte(e.Network), byte(e.Actor))
 	a := ip.As16()
 	b = append(b, a[:]...)
 	return siphash.Hash(k[0], k[1], b)

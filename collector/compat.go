@@ -2,7 +2,7 @@ package collector
 
 import (
 	"errors"
-	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -16,13 +16,19 @@ import (
 // Certifier-compatible ingest: POST /v1/credential-interactions, with the
 // Certifier API's headers, body, answer and error codes.
 
-// How far a Certifier client's triggeredAt may stray from the server clock.
+// How far a Certifier client's triggeredAt may stray from the server
+// clock: a little into the future, and years into the past, so that an
+// integrator who switches can replay its history. The floor keeps a batch
+// within 60 monthly partitions, below the 100 that ClickHouse lets one
+// insert touch.
 const (
 	MaxClockSkew = 5 * time.Minute
-	MaxEventAge  = 30 * 24 * time.Hour
+	MaxEventAge  = 5 * 365 * 24 * time.Hour
 )
 
-var certifierVersion = regexp.MustCompile(`^\d{4}-\d{2}-\d{2}$`)
+// CertifierVersions are the versions of the Certifier API this route
+// implements.
+var CertifierVersions = []string{"2022-10-26"}
 
 type certifierInteraction struct {
 	ID           string `json:"id,omitempty"`
@@ -46,8 +52,8 @@ func (c *Collector) certifierInteraction(ctx *fiber.Ctx) error {
 	switch v := ctx.Get("Certifier-Version"); {
 	case v == "":
 		return certifierErr("missing_version", "The request is missing the required Certifier-Version header")
-	case !certifierVersion.MatchString(v):
-		return certifierErr("invalid_version", "The Certifier-Version header must be a date such as 2022-10-26")
+	case !slices.Contains(CertifierVersions, v):
+		return certifierErr("invalid_version", "The Certifier-Version header must be one of the API's versions: "+strings.Join(CertifierVersions, ", "))
 	}
 	if len(ctx.Body()) > MaxBodySize {
 		return apierr.ErrTooLarge
@@ -99,7 +105,7 @@ func (b certifierInteraction) input(now time.Time) (event.Input, time.Time, erro
 	case at.After(now.Add(MaxClockSkew)):
 		return event.Input{}, time.Time{}, &event.FieldError{Field: "triggeredAt", Message: "is in the future"}
 	case at.Before(now.Add(-MaxEventAge)):
-		return event.Input{}, time.Time{}, &event.FieldError{Field: "triggeredAt", Message: "is more than 30 days in the past"}
+		return event.Input{}, time.Time{}, &event.FieldError{Field: "triggeredAt", Message: "is more than 5 years in the past"}
 	}
 	return event.Input{
 		Credential: b.CredentialID,

@@ -342,6 +342,10 @@ func TestDedupPerAddressAndWindow(t *testing.T) {
 	if r := e.post("/api/event", `{"credential":"dd","type":"share","network":"twitter"}`); r.header.Get("X-Credstats-Dropped") != "" {
 		t.Fatal("share to another network dropped")
 	}
+	// The recipient is another person than a guest behind the same address.
+	if r := e.post("/api/event", `{"credential":"dd","type":"share","network":"twitter","actor":"recipient"}`); r.header.Get("X-Credstats-Dropped") != "" {
+		t.Fatal("the recipient's share after a guest's from the same address dropped")
+	}
 	// The window slides from the first counted view, across midnight.
 	e.clock.Advance(23*time.Hour + 59*time.Minute)
 	if r := e.post("/api/event", view); r.header.Get("X-Credstats-Dropped") != "duplicate" {
@@ -507,6 +511,18 @@ func TestCertifierCompatible(t *testing.T) {
 		t.Errorf("%d guest views stored at triggeredAt, want 2", n)
 	}
 
+	// The document's own example, years old, with the scheme in lower case
+	// as RFC 7235 allows.
+	example := `{"credentialId": "01hrsvjp560yksep2a3bek3z97", "eventType": "credential_viewed", "triggeredBy": "recipient", "triggeredAt": "2024-03-12T17:33:05.784Z"}`
+	r := e.do(request{method: "POST", path: "/v1/credential-interactions", body: example,
+		header: map[string]string{"Content-Type": "application/json", "authorization": "bearer " + token, "Certifier-Version": "2022-10-26"}})
+	if r.status != 200 {
+		t.Errorf("the documented example: %d %s", r.status, r.body)
+	}
+	if n := e.count("credential = '01hrsvjp560yksep2a3bek3z97' AND time = toDateTime('2024-03-12 17:33:05', 'UTC')"); n != 1 {
+		t.Errorf("the documented example stored %d times at its triggeredAt, want 1", n)
+	}
+
 	statsToken, _ := e.createKey(keys.StatsRead)
 	revoked, revokedID := e.createKey(keys.EventsWrite)
 	if err := keys.NewStore(e.conn, 0).Revoke(context.Background(), revokedID); err != nil {
@@ -525,12 +541,14 @@ func TestCertifierCompatible(t *testing.T) {
 		{"wrong scope", statsToken, "2022-10-26", ok, 403, "forbidden"},
 		{"no version", token, "", ok, 400, "missing_version"},
 		{"bad version", token, "latest", ok, 400, "invalid_version"},
+		{"a date that is no version", token, "2020-01-01", ok, 400, "invalid_version"},
+		{"a future date", token, "2099-01-01", ok, 400, "invalid_version"},
 		{"malformed JSON", token, "2022-10-26", `{"credentialId":`, 400, "invalid_json"},
 		{"unknown event type", token, "2022-10-26", interaction("cert-bad", "credential_liked", "guest"), 400, "validation_error"},
 		{"bad actor", token, "2022-10-26", interaction("cert-bad", "credential_viewed", "issuer"), 400, "validation_error"},
 		{"bad credential", token, "2022-10-26", interaction("cert bad", "credential_viewed", "guest"), 400, "validation_error"},
 		{"future", token, "2022-10-26", strings.Replace(ok, at, e.clock.Now().Add(time.Hour).Format(time.RFC3339), 1), 400, "validation_error"},
-		{"far past", token, "2022-10-26", strings.Replace(ok, at, e.clock.Now().AddDate(0, -2, 0).Format(time.RFC3339), 1), 400, "validation_error"},
+		{"past the floor", token, "2022-10-26", strings.Replace(ok, at, e.clock.Now().AddDate(-6, 0, 0).Format(time.RFC3339), 1), 400, "validation_error"},
 		{"not a time", token, "2022-10-26", strings.Replace(ok, at, "yesterday", 1), 400, "validation_error"},
 		{"too large", token, "2022-10-26", `{"x":"` + strings.Repeat("a", 5000) + `"}`, 413, "payload_too_large"},
 	} {
