@@ -17,10 +17,10 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/google/uuid"
 
+	"github.com/credstats/credstats/cmd/credstats/server"
 	"github.com/credstats/credstats/collector"
 	"github.com/credstats/credstats/internal/chtest"
 	"github.com/credstats/credstats/internal/keys"
-	"github.com/credstats/credstats/internal/server"
 	"github.com/credstats/credstats/schema"
 )
 

@@ -17,8 +17,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/credstats/credstats/cmd/credstats/server"
 	"github.com/credstats/credstats/internal/keys"
-	"github.com/credstats/credstats/internal/server"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files under testdata/")

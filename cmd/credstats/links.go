@@ -10,8 +10,8 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/credstats/credstats/cmd/credstats/config"
 	"github.com/credstats/credstats/dashboard"
-	"github.com/credstats/credstats/internal/config"
 	"github.com/credstats/credstats/internal/store"
 )
 

@@ -12,7 +12,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/credstats/credstats/internal/config"
+	"github.com/credstats/credstats/cmd/credstats/config"
 	"github.com/credstats/credstats/internal/loadgen"
 )
 

@@ -18,11 +18,11 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/credstats/credstats/cmd/credstats/config"
+	"github.com/credstats/credstats/cmd/credstats/server"
 	"github.com/credstats/credstats/collector"
 	"github.com/credstats/credstats/dashboard"
-	"github.com/credstats/credstats/internal/config"
 	"github.com/credstats/credstats/internal/keys"
-	"github.com/credstats/credstats/internal/server"
 	"github.com/credstats/credstats/internal/store"
 	"github.com/credstats/credstats/schema"
 )

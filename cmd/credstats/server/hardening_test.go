@@ -16,12 +16,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/credstats/credstats/cmd/credstats/server"
 	"github.com/credstats/credstats/dashboard"
 	"github.com/credstats/credstats/internal/chtest"
 	"github.com/credstats/credstats/internal/fakeclock"
 	"github.com/credstats/credstats/internal/faultproxy"
 	"github.com/credstats/credstats/internal/keys"
-	"github.com/credstats/credstats/internal/server"
 )
 
 var testSecret = []byte(strings.Repeat("k", 32))
