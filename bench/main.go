@@ -153,7 +153,7 @@ func (b *bench) ingest(baseline, dir string) error {
 		}
 	}
 	const conns = 256
-	traffic := loadgen.Options{Connections: conns, Duration: b.load, Seed: 1}
+	traffic := loadgen.Options{Connections: conns, Duration: b.load, Seed: 1, Duplicates: 0.1, Bots: 0.02}
 	measure := func(addr string, o loadgen.Options) (loadgen.Result, error) {
 		o.URL = "http://" + addr + "/api/event"
 		return loadgen.Run(context.Background(), o)

@@ -32,6 +32,7 @@ func load(args []string) error {
 	bots := fs.Float64("bots", 0.02, "share of requests from a crawler")
 	unique := fs.Bool("unique", false, "give every event its own credential id and record the acknowledged ones")
 	ackedFile := fs.String("acked-file", "", "with --unique: write the acknowledged ids here, one a line")
+	seed := fs.Uint64("seed", 0, "makes a run repeatable: the same seed sends the same events (0: a random one, printed)")
 	if err := config.Parse(fs, args); err != nil {
 		return err
 	}
@@ -40,7 +41,7 @@ func load(args []string) error {
 	fmt.Fprintf(os.Stderr, "sending to %s for %s with %d connections...\n", *url, *duration, *conns)
 	res, err := loadgen.Run(ctx, loadgen.Options{
 		URL: *url, Connections: *conns, Rate: *rate, Duration: *duration, Requests: *requests,
-		Credentials: *creds, Clients: *clients, Duplicates: *dups, Bots: *bots, Unique: *unique,
+		Credentials: *creds, Clients: *clients, Duplicates: *dups, Bots: *bots, Unique: *unique, Seed: *seed,
 	})
 	if err != nil {
 		return err
@@ -49,6 +50,7 @@ func load(args []string) error {
 	for _, code := range slices.Sorted(maps.Keys(res.Status)) {
 		codes = append(codes, fmt.Sprintf("%d: %d", code, res.Status[code]))
 	}
+	fmt.Printf("seed       %d (--seed %d sends the same events again)\n", res.Seed, res.Seed)
 	fmt.Printf("requests   %d in %.1fs (%d transport errors)\n", res.Requests, res.Elapsed.Seconds(), res.Errors)
 	fmt.Printf("throughput %.0f req/s\n", res.Throughput())
 	fmt.Printf("statuses   %s\n", strings.Join(codes, ", "))

@@ -28,12 +28,12 @@ type Options struct {
 	Rate        float64       // requests a second for an open model; 0 runs closed
 	Duration    time.Duration // how long to send; default 10s
 	Requests    int64         // stop after this many requests (0: no limit)
-	Seed        uint64
+	Seed        uint64        // makes a run repeatable; 0 picks one at random (Result.Seed)
 
 	Credentials int     // distinct credentials, Zipf-distributed; default 100,000
 	Clients     int     // distinct client addresses sent as X-Forwarded-For; default 50,000 (0 sends none)
-	Duplicates  float64 // share of requests that repeat an earlier one; default 0.1
-	Bots        float64 // share of requests with a crawler's user agent; default 0.02
+	Duplicates  float64 // share of requests that repeat an earlier one; 0 sends none
+	Bots        float64 // share of requests with a crawler's user agent; 0 sends none
 	// Unique gives every event its own credential id (RunID-sequence) and
 	// records the ids the collector acknowledged, for loss checks.
 	Unique bool
@@ -50,6 +50,7 @@ type Result struct {
 	Elapsed   time.Duration
 	Latencies []time.Duration // sorted; one per answered request
 	Acked     []string        // with Unique: the credential ids answered 2xx
+	Seed      uint64          // the seed the run used
 }
 
 // Throughput is answered requests a second.
@@ -172,11 +173,11 @@ func (o *Options) fill() error {
 	} else if o.Clients == 0 {
 		o.Clients = 50_000
 	}
-	if o.Duplicates == 0 {
-		o.Duplicates = 0.1
+	if o.Duplicates < 0 || o.Duplicates > 1 || o.Bots < 0 || o.Bots > 1 {
+		return errors.New("duplicates and bots are shares from 0 to 1")
 	}
-	if o.Bots == 0 {
-		o.Bots = 0.02
+	if o.Seed == 0 {
+		o.Seed = rand.Uint64() | 1
 	}
 	if o.RunID == "" {
 		o.RunID = "load" + strconv.FormatInt(time.Now().UnixNano()%1e9, 36)
@@ -275,7 +276,7 @@ func Run(ctx context.Context, o Options) (Result, error) {
 		}()
 	}
 	wg.Wait()
-	res := Result{Status: map[int]int64{}, Elapsed: time.Since(start)}
+	res := Result{Status: map[int]int64{}, Elapsed: time.Since(start), Seed: o.Seed}
 	for _, r := range results {
 		res.Latencies = append(res.Latencies, r.lat...)
 		res.Errors += r.errs
