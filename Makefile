@@ -34,10 +34,16 @@ clickhouse-test:
 unit:
 	$(GO) test -race -count=1 ./...
 
-# Each fuzz target briefly; go test takes one target per run.
+# Each fuzz target briefly, as package:target; go test takes one target per run.
 fuzz:
-	@for target in FuzzDecode FuzzDecodeFlat FuzzDecodeBinary; do \
-		$(GO) test -run '^$$' -fuzz "^$$target\$$" -fuzztime $(FUZZTIME) ./internal/event || exit 1; \
+	@set -e; for t in \
+		./internal/event:FuzzDecode ./internal/event:FuzzDecodeFlat ./internal/event:FuzzDecodeBinary \
+		./internal/spool:FuzzOpen ./internal/spool:FuzzDecodeCheckpoint \
+		./internal/dedup:FuzzReadFrom ./collector:FuzzReadCoverage \
+		./aggregator:FuzzDecodeQuery \
+		./dashboard:FuzzParseSession ./dashboard:FuzzParseState \
+		./collector:FuzzClientIP ./dashboard:FuzzLinkToken; do \
+		$(GO) test -run '^$$' -fuzz "^$${t#*:}\$$" -fuzztime $(FUZZTIME) "$${t%%:*}"; \
 	done
 
 beacon-deps:

@@ -4,6 +4,7 @@ import (
 	"net/url"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/credstats/credstats/internal/event"
 )
@@ -98,7 +99,12 @@ func isPreset(v string) bool {
 
 func quote(s string) string {
 	if len(s) > 40 {
-		s = s[:40] + "…"
+		// Cut at a character, not inside one.
+		n := 40
+		for n > 0 && !utf8.RuneStart(s[n]) {
+			n--
+		}
+		s = s[:n] + "…"
 	}
 	return "“" + s + "”"
 }

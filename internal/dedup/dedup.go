@@ -331,8 +331,9 @@ func (sh *shard) push(k uint64, t uint32) {
 	sh.ring.n++
 }
 
-// restore records k at t as read from a snapshot, where a later entry for the
-// same key replaces an earlier one.
+// restore records k at t as read from a snapshot. No set writes a key at two
+// times; for a snapshot that does, the newest time wins, so that the ring
+// entries the key leaves behind never match it again.
 func (sh *shard) restore(k uint64, t uint32) {
 	i, ok := sh.find(k)
 	if !ok {
@@ -340,7 +341,7 @@ func (sh *shard) restore(k uint64, t uint32) {
 		sh.insert(k, t)
 		return
 	}
-	if sh.times[i] != t {
+	if t > sh.times[i] {
 		sh.times[i] = t
 		sh.push(k, t)
 	}

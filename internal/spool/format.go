@@ -38,6 +38,9 @@ const (
 	checkpointName    = "ack"
 	lockName          = "lock"
 	seqDigits         = 20
+	// maxSeq bounds segment numbers, far above any a spool reaches, so
+	// that numbering new segments past those on disk never wraps to 0.
+	maxSeq = 1 << 62
 )
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
@@ -116,8 +119,10 @@ func recordTime(h []byte) int64 {
 // scanSegment returns the offset of the end of the last intact record of a
 // segment holding size bytes, and a description of the damage after it,
 // empty when there is none. A damaged header gives offset 0. Only I/O and version errors are
-// returned as errors: damage is an expected outcome of a crash.
-func scanSegment(f *os.File, size int64, r *bufio.Reader, payload *[]byte) (int64, string, error) {
+// returned as errors: damage is an expected outcome of a crash. An offset at
+// mark, when mark is not nil, that falls inside an intact record is moved back
+// to the start of that record.
+func scanSegment(f *os.File, size int64, mark *int64, r *bufio.Reader, payload *[]byte) (int64, string, error) {
 	r.Reset(io.NewSectionReader(f, 0, size))
 	var h [recordHeaderSize]byte
 	if _, err := io.ReadFull(r, h[:segmentHeaderSize]); err != nil {
@@ -146,6 +151,9 @@ func scanSegment(f *os.File, size int64, r *bufio.Reader, payload *[]byte) (int6
 		}
 		if recordCRC(rec) != binary.LittleEndian.Uint32(h[4:]) {
 			return off, "record checksum mismatch", nil
+		}
+		if mark != nil && off < *mark && *mark < off+recordHeaderSize+n {
+			*mark = off
 		}
 		off += recordHeaderSize + n
 	}
@@ -177,7 +185,11 @@ func decodeCheckpoint(b []byte) (Pos, error) {
 	if v := binary.LittleEndian.Uint32(b[4:]); v != formatVersion {
 		return Pos{}, fmt.Errorf("%w %d", errVersion, v)
 	}
-	return Pos{Seg: binary.LittleEndian.Uint64(b[8:]), Off: int64(binary.LittleEndian.Uint64(b[16:]))}, nil
+	p := Pos{Seg: binary.LittleEndian.Uint64(b[8:]), Off: int64(binary.LittleEndian.Uint64(b[16:]))}
+	if p.Seg > maxSeq {
+		return Pos{}, fmt.Errorf("damaged checkpoint: segment %d", p.Seg)
+	}
+	return p, nil
 }
 
 // writeCheckpoint replaces the checkpoint atomically, so that a crash leaves

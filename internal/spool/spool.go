@@ -215,7 +215,8 @@ type Spool struct {
 // previous process left: it checks every record of the segments not yet
 // acknowledged, cuts a damaged tail off the last segment, and skips the
 // damaged rest of an earlier segment. Damage is logged and counted, never
-// fatal; only I/O errors and segments of an unknown format version stop Open.
+// fatal; only I/O errors, segments of an unknown format version and a
+// segment numbered too high to number any after it stop Open.
 // Appends always go to a new segment, so the records of an earlier run are
 // never written to again.
 func Open(o Options) (*Spool, error) {
@@ -272,6 +273,9 @@ func (s *Spool) recover() error {
 		s.nextSeq = max(ack.Seg, 1)
 	}
 	if len(seqs) > 0 {
+		if seqs[len(seqs)-1] >= maxSeq {
+			return fmt.Errorf("cannot open spool: segment %s is numbered too high to number any after it", segmentName(seqs[len(seqs)-1]))
+		}
 		s.nextSeq = max(s.nextSeq, seqs[len(seqs)-1]+1)
 	}
 	// Segments wholly before the checkpoint were acknowledged, but Ack could
@@ -285,9 +289,20 @@ func (s *Spool) recover() error {
 	r := bufio.NewReaderSize(nil, 256<<10)
 	var payload []byte
 	for i, seq := range seqs {
-		seg, keep, err := s.recoverSegment(seq, i == len(seqs)-1, r, &payload)
+		var mark *int64
+		at := ack.Off
+		if seq == ack.Seg {
+			mark = &at
+		}
+		seg, keep, err := s.recoverSegment(seq, i == len(seqs)-1, mark, r, &payload)
 		if err != nil {
 			return err
+		}
+		if at != ack.Off {
+			// No consumer acknowledges the middle of a record, and reading
+			// from there would stall on it: the record is delivered again.
+			s.log.Error("spool checkpoint is inside a record; replaying that record", "checkpoint", ack, "from", at)
+			ack.Off = at
 		}
 		if keep {
 			s.segs = append(s.segs, seg)
@@ -318,8 +333,9 @@ func (s *Spool) readCheckpoint() Pos {
 }
 
 // recoverSegment checks one segment and returns what is known of it, and
-// false when the segment was removed because nothing in it was intact.
-func (s *Spool) recoverSegment(seq uint64, last bool, r *bufio.Reader, payload *[]byte) (segment, bool, error) {
+// false when the segment was removed because nothing in it was intact. It
+// moves mark as scanSegment does.
+func (s *Spool) recoverSegment(seq uint64, last bool, mark *int64, r *bufio.Reader, payload *[]byte) (segment, bool, error) {
 	path := s.segPath(seq)
 	flag := os.O_RDONLY
 	if last {
@@ -335,7 +351,7 @@ func (s *Spool) recoverSegment(seq uint64, last bool, r *bufio.Reader, payload *
 		return segment{}, false, fmt.Errorf("cannot open spool segment: %w", err)
 	}
 	size := fi.Size()
-	end, damage, err := scanSegment(f, size, r, payload)
+	end, damage, err := scanSegment(f, size, mark, r, payload)
 	if err != nil {
 		return segment{}, false, fmt.Errorf("cannot recover spool segment %s: %w", path, err)
 	}
