@@ -40,7 +40,7 @@ fuzz:
 		./internal/event:FuzzDecode ./internal/event:FuzzDecodeFlat ./internal/event:FuzzDecodeBinary \
 		./internal/spool:FuzzOpen ./internal/spool:FuzzDecodeCheckpoint \
 		./internal/dedup:FuzzReadFrom ./collector:FuzzReadCoverage \
-		./aggregator:FuzzDecodeQuery \
+		./aggregator/query:FuzzDecodeQuery \
 		./dashboard:FuzzParseSession ./dashboard:FuzzParseState \
 		./collector:FuzzClientIP ./dashboard:FuzzLinkToken; do \
 		$(GO) test -run '^$$' -fuzz "^$${t#*:}\$$" -fuzztime $(FUZZTIME) "$${t%%:*}"; \

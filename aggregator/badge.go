@@ -6,10 +6,12 @@ import (
 	"math"
 	"strconv"
 	"strings"
+
+	"github.com/credstats/credstats/aggregator/counters"
 )
 
 // badgeMessage is what a credential's badge says: "viewed 120 · shared 8".
-func badgeMessage(st Stats) string {
+func badgeMessage(st counters.Stats) string {
 	var shares uint64
 	for _, n := range st.Shares {
 		shares += n

@@ -17,6 +17,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/credstats/credstats/aggregator"
+	"github.com/credstats/credstats/aggregator/internal/rolluptest"
 	"github.com/credstats/credstats/internal/apierr"
 	"github.com/credstats/credstats/internal/chtest"
 	"github.com/credstats/credstats/internal/keys"
@@ -27,7 +28,7 @@ import (
 // without walking the series.
 func TestOffsetsAreBounded(t *testing.T) {
 	e := newEnv(t, nil)
-	seed(t, e.conn, 500, 11, testNow, 20*24*time.Hour)
+	rolluptest.Seed(t, e.conn, 500, 11, rolluptest.Now, 20*24*time.Hour)
 	token, _ := e.key(keys.StatsRead)
 	for _, body := range []string{
 		`{"metrics":["views"],"dimensions":["time:day"],"date_range":"all","offset":4900000000}`,
@@ -67,44 +68,6 @@ func TestOffsetsAreBounded(t *testing.T) {
 	}
 }
 
-// TestExportStopsWithItsContext: the empty steps of a time series are
-// made up in Go, past the last row from ClickHouse; they stop as soon as
-// the export's context ends.
-func TestExportStopsWithItsContext(t *testing.T) {
-	_, conn := chtest.New(t)
-	engine := aggregator.NewEngine(conn, func() time.Time { return testNow })
-	q := aggregator.Query{
-		Metrics: []string{"views"}, Dimensions: []string{"time:hour"},
-		DateRange: aggregator.DateRange{From: time.Date(2001, 1, 1, 0, 0, 0, 0, time.UTC), To: time.Date(2010, 12, 31, 0, 0, 0, 0, time.UTC)},
-	}
-	const steps = 87_648
-
-	ctx, cancel := context.WithCancel(context.Background())
-	cur, err := engine.Export(ctx, q)
-	must(t, err)
-	defer cur.Close()
-	n := 0
-	for cur.Next() {
-		if n++; n == 10 {
-			cancel()
-		}
-	}
-	if !errors.Is(cur.Err(), context.Canceled) || n >= steps {
-		t.Errorf("cancelled after 10 of %d rows: read %d, error %v; want it stopped with context.Canceled", steps, n, cur.Err())
-	}
-
-	// Skipping an offset honours the context as reading does.
-	q.Offset = steps - 1
-	ctx, cancel = context.WithCancel(context.Background())
-	cur, err = engine.Export(ctx, q)
-	must(t, err)
-	defer cur.Close()
-	cancel()
-	if cur.Next() || !errors.Is(cur.Err(), context.Canceled) {
-		t.Errorf("offset %d after cancel: error %v; want context.Canceled", q.Offset, cur.Err())
-	}
-}
-
 // serve runs app on a local port until the test ends and returns its
 // address.
 func serve(t *testing.T, app *fiber.App) string {
@@ -117,15 +80,15 @@ func serve(t *testing.T, app *fiber.App) string {
 }
 
 // oneViewEach returns a fresh database holding one view of each of n
-// credentials an hour before testNow.
+// credentials an hour before rolluptest.Now.
 func oneViewEach(t *testing.T, n int) driver.Conn {
 	t.Helper()
 	_, conn := chtest.New(t)
-	must(t, conn.Exec(context.Background(), insertEvents+`
+	must(t, conn.Exec(context.Background(), rolluptest.InsertEvents+`
 SELECT generateUUIDv4(), toDateTime(?) - 3600, concat('c', toString(10000 + number)), '', 'view', '', 'guest', 'beacon', number,
 	'', '', '', '', '', 'Chrome', 'Linux', 'desktop', ''
-FROM numbers(?)`, testNow.Unix(), n))
-	waitForRollups(t, conn)
+FROM numbers(?)`, rolluptest.Now.Unix(), n))
+	rolluptest.Wait(t, conn)
 	return conn
 }
 
@@ -133,7 +96,7 @@ FROM numbers(?)`, testNow.Unix(), n))
 // returns the address.
 func serveAPI(t *testing.T, cfg fiber.Config, o aggregator.Options) string {
 	t.Helper()
-	o.Now = func() time.Time { return testNow }
+	o.Now = func() time.Time { return rolluptest.Now }
 	cfg.ErrorHandler, cfg.DisableStartupMessage = apierr.Handler(slog.New(slog.DiscardHandler)), true
 	app := fiber.New(cfg)
 	open := func(c *fiber.Ctx) error { return c.Next() }

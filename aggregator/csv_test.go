@@ -12,6 +12,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/credstats/credstats/aggregator/internal/rolluptest"
 	"github.com/credstats/credstats/internal/keys"
 )
 
@@ -33,14 +34,14 @@ var formulas = map[string]string{
 // NDJSON has them as they are.
 func TestCSVExportHoldsNoFormulas(t *testing.T) {
 	e := newEnv(t, nil)
-	b, err := e.conn.PrepareBatch(context.Background(), insertEvents)
+	b, err := e.conn.PrepareBatch(context.Background(), rolluptest.InsertEvents)
 	must(t, err)
 	for v := range formulas {
-		must(t, b.Append(uuid.New(), testNow.Add(-time.Hour), "cred-1", v, "view", "", "guest", "beacon", uint64(1),
+		must(t, b.Append(uuid.New(), rolluptest.Now.Add(-time.Hour), "cred-1", v, "view", "", "guest", "beacon", uint64(1),
 			"", "", v, "", "", "Chrome", "Linux", "desktop", ""))
 	}
 	must(t, b.Send())
-	waitForRollups(t, e.conn)
+	rolluptest.Wait(t, e.conn)
 	token, _ := e.key(keys.StatsRead)
 	query := url.QueryEscape(`{"metrics":["views","share_rate"],"dimensions":["referrer","group"],"date_range":"7d"}`)
 

@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/credstats/credstats/aggregator/internal/rolluptest"
 	"github.com/credstats/credstats/cmd/credstats/server"
 	"github.com/credstats/credstats/internal/keys"
 )
@@ -148,7 +149,7 @@ func golden(t *testing.T, name string, got []byte) {
 
 func TestGoldenAnswers(t *testing.T) {
 	e := newEnv(t, nil)
-	seed(t, e.conn, 800, 3, testNow, 40*24*time.Hour)
+	rolluptest.Seed(t, e.conn, 800, 3, rolluptest.Now, 40*24*time.Hour)
 	token, _ := e.key(keys.StatsRead)
 	for _, c := range []struct{ name, body string }{
 		{"totals_30d", `{"metrics":["events","views","unique_viewers","shares","downloads","verifications","linkedin_adds","link_copies","share_rate"]}`},
@@ -185,7 +186,7 @@ func TestGoldenAnswers(t *testing.T) {
 
 func TestExportStreamsTheQueryResult(t *testing.T) {
 	e := newEnv(t, nil)
-	seed(t, e.conn, 3000, 4, testNow, 60*24*time.Hour)
+	rolluptest.Seed(t, e.conn, 3000, 4, rolluptest.Now, 60*24*time.Hour)
 	token, _ := e.key(keys.StatsRead)
 	for _, body := range []string{
 		`{"metrics":["views","share_rate"],"dimensions":["credential","country","browser"],"date_range":"all"}`,
@@ -293,7 +294,7 @@ func jsonText(v any) string {
 
 func TestBadge(t *testing.T) {
 	e := newEnv(t, nil)
-	seed(t, e.conn, 300, 5, testNow, 10*24*time.Hour)
+	rolluptest.Seed(t, e.conn, 300, 5, rolluptest.Now, 10*24*time.Hour)
 	st := e.get("/api/v1/credentials/cred.8/stats")
 	var counts struct {
 		Views  int
@@ -349,7 +350,7 @@ func TestCountersAnswerFromCacheWhileClickHouseIsDown(t *testing.T) {
 	e := startEnv(t, "clickhouse://"+p.addr+dsn[strings.LastIndex(dsn, "/"):], conn, func(o *server.Options) {
 		o.StatsCacheTTL, o.StatsStaleFor = fresh, stale
 	})
-	seed(t, conn, 200, 6, testNow, 5*24*time.Hour)
+	rolluptest.Seed(t, conn, 200, 6, rolluptest.Now, 5*24*time.Hour)
 	first := e.get("/api/v1/credentials/cred-1/stats")
 	if first.status != 200 || !strings.Contains(first.body, `"views"`) {
 		t.Fatalf("before: %d %s", first.status, first.body)

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/credstats/credstats/aggregator"
+	"github.com/credstats/credstats/aggregator/internal/rolluptest"
 	"github.com/credstats/credstats/internal/keys"
 )
 
@@ -149,7 +150,7 @@ func TestCheckerCatchesMismatches(t *testing.T) {
 
 func TestOpenAPIDescribesEveryRouteAndAnswer(t *testing.T) {
 	e := newEnv(t, nil)
-	seed(t, e.conn, 300, 7, testNow, 10*24*time.Hour)
+	rolluptest.Seed(t, e.conn, 300, 7, rolluptest.Now, 10*24*time.Hour)
 	stats, _ := e.key(keys.StatsRead)
 	ingest, _ := e.key(keys.EventsWrite)
 
@@ -175,7 +176,7 @@ func TestOpenAPIDescribesEveryRouteAndAnswer(t *testing.T) {
 		}
 		return h
 	}
-	at := testNow.Add(-time.Hour).Format(time.RFC3339)
+	at := rolluptest.Now.Add(-time.Hour).Format(time.RFC3339)
 	export := func(q string) string { return "/api/v1/export?query=" + url.QueryEscape(q) }
 	seen := map[string]bool{}
 	for _, x := range []struct {

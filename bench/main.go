@@ -25,7 +25,7 @@ import (
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
-	"github.com/credstats/credstats/aggregator"
+	"github.com/credstats/credstats/aggregator/query"
 	beaconjs "github.com/credstats/credstats/beacon-js"
 	"github.com/credstats/credstats/internal/dedup"
 	"github.com/credstats/credstats/internal/loadgen"
@@ -267,7 +267,7 @@ func (b *bench) queries() error {
 			}
 		}
 		label := fmt.Sprintf("%dM events", n/1_000_000)
-		engine := aggregator.NewEngine(conn, time.Now)
+		engine := query.NewEngine(conn, time.Now)
 		for _, q := range benchQueries {
 			p50, p95, err := timeIt(func() error { _, err := engine.Run(context.Background(), q.query); return err })
 			if err != nil {
@@ -301,18 +301,18 @@ const hotCredential = "cred-0"
 // over raw events.
 var benchQueries = []struct {
 	name   string
-	query  aggregator.Query
+	query  query.Query
 	raw    string
 	args   []any
 	target time.Duration
 }{
 	{
 		name: "per-credential counters",
-		query: aggregator.Query{
+		query: query.Query{
 			Metrics:    []string{"views", "unique_viewers", "shares", "downloads", "linkedin_adds", "link_copies", "verifications"},
 			Dimensions: []string{"actor"},
-			Filters:    []aggregator.Filter{{Op: "is", Dimension: "credential", Values: []string{hotCredential}}},
-			DateRange:  aggregator.DateRange{Preset: "all"},
+			Filters:    []query.Filter{{Op: "is", Dimension: "credential", Values: []string{hotCredential}}},
+			DateRange:  query.DateRange{Preset: "all"},
 		},
 		raw:    `SELECT toString(actor), toString(type), toString(network), count(), uniq(visitor) FROM events WHERE credential = ? AND bot_reason = '' GROUP BY actor, type, network`,
 		args:   []any{hotCredential},
@@ -320,13 +320,13 @@ var benchQueries = []struct {
 	},
 	{
 		name:   "30-day daily series",
-		query:  aggregator.Query{Metrics: []string{"views", "unique_viewers"}, Dimensions: []string{"time:day"}, DateRange: aggregator.DateRange{Preset: "30d"}},
+		query:  query.Query{Metrics: []string{"views", "unique_viewers"}, Dimensions: []string{"time:day"}, DateRange: query.DateRange{Preset: "30d"}},
 		raw:    `SELECT toDate(time) AS day, countIf(type = 'view'), uniqIf(visitor, type = 'view') FROM events WHERE time >= toDateTime(today() - 29) AND bot_reason = '' GROUP BY day ORDER BY day`,
 		target: 50 * time.Millisecond,
 	},
 	{
 		name:  "network breakdown, 30 days",
-		query: aggregator.Query{Metrics: []string{"shares"}, Dimensions: []string{"network"}, DateRange: aggregator.DateRange{Preset: "30d"}},
+		query: query.Query{Metrics: []string{"shares"}, Dimensions: []string{"network"}, DateRange: query.DateRange{Preset: "30d"}},
 		raw:   `SELECT toString(network), count() FROM events WHERE time >= toDateTime(today() - 29) AND type = 'share' AND bot_reason = '' GROUP BY network`,
 	},
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/credstats/credstats/internal/apierr"
 	"github.com/credstats/credstats/internal/keys"
 )
 
@@ -84,7 +85,7 @@ func (d *Dashboard) session(c *fiber.Ctx) (string, error) {
 	case errors.Is(err, keys.ErrUnknown), errors.Is(err, keys.ErrRevoked), errors.Is(err, keys.ErrForbidden), errors.Is(err, keys.ErrNotFound):
 		err = errBadSession
 	case err != nil:
-		d.o.Logger.Warn("cannot check a dashboard session's key", "err", err)
+		d.warn.Warn("cannot check a dashboard session's key", "err", err)
 		return "", errCannotCheck
 	}
 	if d.sessions != nil {
@@ -115,6 +116,19 @@ func (d *Dashboard) refuse(c *fiber.Ctx) (bool, error) {
 	return true, d.errorPage(c, status, title, detail)
 }
 
+// pageWhenLimited answers the rate limit's refusal of a form post with a
+// page, as the dashboard answers everything else.
+func (d *Dashboard) pageWhenLimited(h fiber.Handler) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		err := h(c)
+		if errors.Is(err, apierr.ErrRateLimited) {
+			c.Set(fiber.HeaderRetryAfter, "10")
+			return d.errorPage(c, fiber.StatusTooManyRequests, "Too many attempts", "This address sent too many requests. Try again in a few seconds.")
+		}
+		return err
+	}
+}
+
 // failed counts a failed sign-in, session or link against the client.
 func (d *Dashboard) failed(c *fiber.Ctx) {
 	if d.o.Guard != nil {
@@ -139,7 +153,7 @@ func (d *Dashboard) requireLink(c *fiber.Ctx) error {
 		d.failed(c)
 		return d.errorPage(c, fiber.StatusNotFound, "This link does not work", "Check that it was copied whole, or ask whoever sent it for a new one.")
 	case err != nil:
-		d.o.Logger.Warn("cannot open a shared link", "err", err)
+		d.warn.Warn("cannot open a shared link", "err", err)
 		return d.errorPage(c, fiber.StatusServiceUnavailable, "The dashboard cannot open this link right now", "ClickHouse did not answer. Try again in a moment.")
 	}
 	c.Locals(viewerKey, viewer{base: "/dashboard/s/" + token, scope: link.Scope, name: link.Name, link: true})
@@ -188,7 +202,7 @@ func (d *Dashboard) login(c *fiber.Ctx) error {
 	case errors.Is(err, keys.ErrForbidden):
 		return fail(fiber.StatusForbidden, "That key lacks the dashboard scope. Create one with: credstats keys create --name NAME --scope dashboard")
 	case err != nil:
-		d.o.Logger.Warn("cannot check a dashboard sign-in", "err", err)
+		d.warn.Warn("cannot check a dashboard sign-in", "err", err)
 		return fail(fiber.StatusServiceUnavailable, "The key cannot be checked right now: ClickHouse did not answer. Try again in a moment.")
 	}
 	exp := d.o.Now().Add(d.o.SessionTTL)

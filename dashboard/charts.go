@@ -11,7 +11,7 @@ import (
 	"github.com/go-echarts/go-echarts/v2/opts"
 	"github.com/go-echarts/go-echarts/v2/types"
 
-	"github.com/credstats/credstats/aggregator"
+	"github.com/credstats/credstats/aggregator/query"
 )
 
 // assetsHost is where go-echarts' pages would load echarts.min.js from:
@@ -107,7 +107,7 @@ var gridStyle = opts.Grid{Left: "16", Right: "20", Top: "40", Bottom: "4", Conta
 
 var splitLine = &opts.SplitLine{Show: opts.Bool(true), LineStyle: &opts.LineStyle{Color: "#e2e8f0", Type: "dashed"}}
 
-func trendChart(v view, r aggregator.Result) *chart {
+func trendChart(v view, r query.Result) *chart {
 	interval := v.interval()
 	var labels []string
 	for _, row := range r.Results {
@@ -149,7 +149,7 @@ func trendChart(v view, r aggregator.Result) *chart {
 		})}
 }
 
-func firstDim(row aggregator.Row) string {
+func firstDim(row query.Row) string {
 	if len(row.Dimensions) == 0 {
 		return ""
 	}
@@ -188,7 +188,7 @@ var networkLabels = map[string]string{
 	"email": "E-mail", "other": "Other",
 }
 
-func networksChart(r aggregator.Result) *chart {
+func networksChart(r query.Result) *chart {
 	type counts struct{ recipient, guest float64 }
 	by := map[string]*counts{}
 	for _, row := range r.Results {
@@ -247,7 +247,7 @@ func networksChart(r aggregator.Result) *chart {
 	return &chart{Kind: "networks", Height: max(height, 220), Label: "Bar chart of shares per network, recipients and guests stacked", Option: finish(bar, barWidth)}
 }
 
-func actorsChart(r aggregator.Result) *chart {
+func actorsChart(r query.Result) *chart {
 	by := byFirst(r)
 	rec, gue := by["recipient"], by["guest"]
 	var labels []string
@@ -299,7 +299,7 @@ var funnelStages = []string{"Viewed", "Shared", "Added to LinkedIn"}
 // funnelShort are the stage names that fit in the funnel's narrow end.
 var funnelShort = map[string]string{"Added to LinkedIn": "On LinkedIn"}
 
-func funnelChart(r aggregator.Result) (*chart, miniTable) {
+func funnelChart(r query.Result) (*chart, miniTable) {
 	by := byFirst(r)
 	fun := charts.NewFunnel()
 	fun.SetGlobalOptions(

@@ -15,7 +15,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"github.com/google/uuid"
 
-	"github.com/credstats/credstats/aggregator"
+	"github.com/credstats/credstats/aggregator/query"
 	"github.com/credstats/credstats/dashboard"
 	"github.com/credstats/credstats/internal/keys"
 )
@@ -79,10 +79,10 @@ func TestExportCSVHoldsNoFormulas(t *testing.T) {
 // waitForEvents waits until the rollups count n events.
 func waitForEvents(t *testing.T, e *env, n int) {
 	t.Helper()
-	engine := aggregator.NewEngine(e.conn, time.Now)
+	engine := query.NewEngine(e.conn, time.Now)
 	deadline := time.Now().Add(20 * time.Second)
 	for {
-		r, err := engine.Run(context.Background(), aggregator.Query{Metrics: []string{"events"}, DateRange: aggregator.DateRange{Preset: "all"}})
+		r, err := engine.Run(context.Background(), query.Query{Metrics: []string{"events"}, DateRange: query.DateRange{Preset: "all"}})
 		if err == nil && len(r.Results) == 1 && r.Results[0].Metrics[0] == float64(n) {
 			return
 		}
@@ -95,9 +95,9 @@ func waitForEvents(t *testing.T, e *env, n int) {
 
 // stopping is the engine with every export's context ended as soon as
 // its query has started, as when the export's time limit passes.
-type stopping struct{ *aggregator.Engine }
+type stopping struct{ *query.Engine }
 
-func (s stopping) Export(ctx context.Context, q aggregator.Query) (*aggregator.Cursor, error) {
+func (s stopping) Export(ctx context.Context, q query.Query) (*query.Cursor, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	cur, err := s.Engine.Export(ctx, q)
 	cancel()
@@ -110,7 +110,7 @@ func TestExportCSVThatFailsIsCut(t *testing.T) {
 	e := newEnv(t, dashboard.Options{})
 	secret := []byte(strings.Repeat("k", 32))
 	app := fiber.New(fiber.Config{DisableStartupMessage: true})
-	dashboard.New(dashboard.Options{Engine: stopping{aggregator.NewEngine(e.conn, time.Now)}, Keys: e.keys, Conn: e.conn, Secret: secret, CacheTTL: -1}).Routes(app)
+	dashboard.New(dashboard.Options{Engine: stopping{query.NewEngine(e.conn, time.Now)}, Keys: e.keys, Conn: e.conn, Secret: secret, CacheTTL: -1}).Routes(app)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

@@ -15,16 +15,17 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/gofiber/fiber/v2"
 
-	"github.com/credstats/credstats/aggregator"
+	"github.com/credstats/credstats/aggregator/query"
 	"github.com/credstats/credstats/internal/keys"
+	"github.com/credstats/credstats/internal/logthrottle"
 	"github.com/credstats/credstats/internal/ttlcache"
 )
 
-// Engine answers stats queries: the aggregator's *aggregator.Engine.
+// Engine answers stats queries: the aggregator's *query.Engine.
 type Engine interface {
-	Run(ctx context.Context, q aggregator.Query) (aggregator.Result, error)
+	Run(ctx context.Context, q query.Query) (query.Result, error)
 	// Export streams a query's rows, as the export API does.
-	Export(ctx context.Context, q aggregator.Query) (*aggregator.Cursor, error)
+	Export(ctx context.Context, q query.Query) (*query.Cursor, error)
 }
 
 // Options configure a Dashboard. Engine, Keys and Conn are required.
@@ -69,6 +70,7 @@ type Dashboard struct {
 	o        Options
 	links    *Links
 	sessions *ttlcache.Cache[string, sessionCheck] // by key id
+	warn     *slog.Logger                          // rate-limited: anonymous requests reach it
 
 	mu      sync.Mutex
 	flights map[string]*flight // by section address
@@ -113,7 +115,8 @@ func New(o Options) *Dashboard {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	d := &Dashboard{o: o, links: NewLinks(o.Conn, o.Secret, o.CacheTTL), flights: map[string]*flight{}}
+	d := &Dashboard{o: o, links: NewLinks(o.Conn, o.Secret, o.CacheTTL), flights: map[string]*flight{},
+		warn: logthrottle.New(o.Logger, 10*time.Second)}
 	if o.CacheTTL > 0 {
 		d.sessions = ttlcache.New[string, sessionCheck](4096, o.Now)
 	}
@@ -124,7 +127,7 @@ func New(o Options) *Dashboard {
 func (d *Dashboard) Routes(r fiber.Router) {
 	r.Get("/dashboard/assets/:name", serveAsset)
 	r.Get("/dashboard/login", d.loginPage)
-	r.Post("/dashboard/login", d.o.Limited(d.login))
+	r.Post("/dashboard/login", d.pageWhenLimited(d.o.Limited(d.login)))
 	r.Post("/dashboard/logout", d.logout)
 
 	signedIn := d.requireSession

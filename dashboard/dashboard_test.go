@@ -14,7 +14,7 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/gofiber/fiber/v2"
 
-	"github.com/credstats/credstats/aggregator"
+	"github.com/credstats/credstats/aggregator/query"
 	"github.com/credstats/credstats/dashboard"
 	"github.com/credstats/credstats/internal/chtest"
 	"github.com/credstats/credstats/internal/keys"
@@ -48,11 +48,11 @@ FROM numbers(3600)`)
 		t.Fatal(err)
 	}
 	e := &env{t: t, conn: conn, keys: keys.NewStore(conn, 0)}
-	engine := aggregator.NewEngine(conn, time.Now)
+	engine := query.NewEngine(conn, time.Now)
 	// The rollups fill after the events table.
 	deadline := time.Now().Add(20 * time.Second)
 	for {
-		r, err := engine.Run(ctx, aggregator.Query{Metrics: []string{"events"}, DateRange: aggregator.DateRange{Preset: "all"}})
+		r, err := engine.Run(ctx, query.Query{Metrics: []string{"events"}, DateRange: query.DateRange{Preset: "all"}})
 		if err == nil && len(r.Results) == 1 && r.Results[0].Metrics[0] == seeded {
 			break
 		}

@@ -5,7 +5,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
-	"github.com/credstats/credstats/aggregator"
+	"github.com/credstats/credstats/aggregator/export"
 	"github.com/credstats/credstats/internal/event"
 )
 
@@ -25,10 +25,14 @@ func (d *Dashboard) export(c *fiber.Ctx) error {
 	// The export outlives the handler: the request's context is not its.
 	cur, err := d.o.Engine.Export(context.Background(), s.export(v))
 	if err != nil {
-		return c.Status(fiber.StatusServiceUnavailable).SendString(d.sectionError(err))
+		status := fiber.StatusServiceUnavailable
+		if invalidQuery(err) {
+			status = fiber.StatusBadRequest
+		}
+		return c.Status(status).SendString(d.sectionError(err))
 	}
 	c.Set(fiber.HeaderContentDisposition, `attachment; filename="credstats-`+name+`.csv"`)
 	logger := d.o.Logger
-	aggregator.StreamCSV(c, cur, func(err error) { logger.Warn("a dashboard export stopped", "err", err) })
+	export.CSV(c, cur, func(err error) { logger.Warn("a dashboard export stopped", "err", err) })
 	return nil
 }

@@ -3,7 +3,7 @@ package dashboard
 import (
 	"time"
 
-	"github.com/credstats/credstats/aggregator"
+	"github.com/credstats/credstats/aggregator/query"
 )
 
 // period is a date range as the aggregator takes it: a preset it resolves
@@ -13,11 +13,11 @@ type period struct {
 	from, to time.Time
 }
 
-func (p period) dateRange() aggregator.DateRange {
+func (p period) dateRange() query.DateRange {
 	if p.preset != "" {
-		return aggregator.DateRange{Preset: p.preset}
+		return query.DateRange{Preset: p.preset}
 	}
-	return aggregator.DateRange{From: p.from, To: p.to}
+	return query.DateRange{From: p.from, To: p.to}
 }
 
 // current is the view's range.

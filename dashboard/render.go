@@ -14,7 +14,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
-	"github.com/credstats/credstats/aggregator"
+	"github.com/credstats/credstats/aggregator/query"
 	"github.com/credstats/credstats/internal/event"
 )
 
@@ -81,10 +81,10 @@ func (d *Dashboard) checkScope(ctx context.Context, v viewer, credential string)
 		}
 		return nil
 	}
-	q := aggregator.Query{
+	q := query.Query{
 		Metrics:   []string{mEvents},
-		Filters:   []aggregator.Filter{{Op: "is", Dimension: v.scope.Kind, Values: []string{v.scope.Value}}, {Op: "is", Dimension: "credential", Values: []string{credential}}},
-		DateRange: aggregator.DateRange{Preset: "all"},
+		Filters:   []query.Filter{{Op: "is", Dimension: v.scope.Kind, Values: []string{v.scope.Value}}, {Op: "is", Dimension: "credential", Values: []string{credential}}},
+		DateRange: query.DateRange{Preset: "all"},
 	}
 	r, err := d.o.Engine.Run(ctx, q)
 	if err != nil {
@@ -114,7 +114,7 @@ func (d *Dashboard) credentialPage(c *fiber.Ctx) error {
 		case errors.Is(err, errOutOfScope):
 			return d.errorPage(c, fiber.StatusNotFound, "No such credential here", "This shared link shows "+v.scope.String()+" only.")
 		case err != nil:
-			d.o.Logger.Warn("cannot check a credential's scope", "err", err)
+			d.warn.Warn("cannot check a credential's scope", "err", err)
 			return d.errorPage(c, fiber.StatusServiceUnavailable, "The dashboard cannot open this page right now", "ClickHouse did not answer. Try again in a moment.")
 		}
 	}
@@ -186,8 +186,10 @@ func (d *Dashboard) sectionError(err error) string {
 		return ""
 	case errors.Is(err, context.DeadlineExceeded), strings.Contains(err.Error(), "timeout"), strings.Contains(err.Error(), "Timeout"):
 		return "This took too long to compute."
+	case invalidQuery(err):
+		return "This cannot be shown for the chosen dates: pick a shorter range."
 	}
-	d.o.Logger.Warn("a dashboard section failed", "err", err)
+	d.warn.Warn("a dashboard section failed", "err", err)
 	return "ClickHouse did not answer this one."
 }
 
@@ -226,6 +228,9 @@ func (d *Dashboard) section(c *fiber.Ctx) error {
 	status := fiber.StatusOK
 	if err != nil {
 		status = fiber.StatusServiceUnavailable
+		if invalidQuery(err) {
+			status = fiber.StatusBadRequest
+		}
 		if body, err = d.fragment("sec-error", map[string]any{"Err": d.sectionError(err)}); err != nil {
 			return err
 		}
@@ -352,4 +357,11 @@ func (d *Dashboard) renderSafely(ctx context.Context, s *section, v view) (body 
 		}
 	}()
 	return d.renderSection(ctx, s, v)
+}
+
+// invalidQuery reports whether the engine refused a section's query as
+// asked, which is no failure of ClickHouse's.
+func invalidQuery(err error) bool {
+	var e *query.Error
+	return errors.As(err, &e)
 }

@@ -8,7 +8,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/credstats/credstats/aggregator"
+	"github.com/credstats/credstats/aggregator/query"
 )
 
 // A section is one card of a page: the queries behind it and how they are
@@ -20,7 +20,7 @@ type section struct {
 	overviewOnly bool
 	load         func(ctx context.Context, d *Dashboard, v view) (any, error)
 	// export is the query behind the section's CSV: what the card shows.
-	export func(v view) aggregator.Query
+	export func(v view) query.Query
 }
 
 // The metric names of the aggregator.
@@ -58,16 +58,16 @@ var (
 
 const topLimit = 10
 
-func topQuery(v view, dim string) aggregator.Query {
+func topQuery(v view, dim string) query.Query {
 	q := v.query(topMetrics, dim)
-	q.OrderBy = []aggregator.Order{{Field: mViews, Desc: true}, {Field: dim}}
+	q.OrderBy = []query.Order{{Field: mViews, Desc: true}, {Field: dim}}
 	q.Limit = topLimit
 	return q
 }
 
-func listQuery(v view, dim string) aggregator.Query {
+func listQuery(v view, dim string) query.Query {
 	q := v.query([]string{mViews, mUniqueViewers}, dim)
-	q.OrderBy = []aggregator.Order{{Field: mViews, Desc: true}, {Field: dim}}
+	q.OrderBy = []query.Order{{Field: mViews, Desc: true}, {Field: dim}}
 	q.Limit = topLimit
 	return q
 }
@@ -76,7 +76,7 @@ var sections = []*section{
 	{
 		name: "headline", title: "At a glance", wide: true,
 		load:   loadHeadline,
-		export: func(v view) aggregator.Query { return v.query(headlineMetrics) },
+		export: func(v view) query.Query { return v.query(headlineMetrics) },
 	},
 	{
 		name: "trend", title: "Engagement over time", wide: true,
@@ -86,37 +86,37 @@ var sections = []*section{
 	{
 		name: "networks", title: "Shares by network",
 		load:   loadNetworks,
-		export: func(v view) aggregator.Query { return v.query([]string{mShares}, "network", "actor") },
+		export: func(v view) query.Query { return v.query([]string{mShares}, "network", "actor") },
 	},
 	{
 		name: "actors", title: "Recipients and guests",
 		load:   loadActors,
-		export: func(v view) aggregator.Query { return v.query(actorMetrics, "actor") },
+		export: func(v view) query.Query { return v.query(actorMetrics, "actor") },
 	},
 	{
 		name: "funnel", title: "From view to LinkedIn", wide: true,
 		load:   loadFunnel,
-		export: func(v view) aggregator.Query { return v.query(funnelMetrics, "actor") },
+		export: func(v view) query.Query { return v.query(funnelMetrics, "actor") },
 	},
 	{
 		name: "credentials", title: "Top credentials", overviewOnly: true,
 		load:   func(ctx context.Context, d *Dashboard, v view) (any, error) { return loadTop(ctx, d, v, "credential") },
-		export: func(v view) aggregator.Query { return topQuery(v, "credential") },
+		export: func(v view) query.Query { return topQuery(v, "credential") },
 	},
 	{
 		name: "groups", title: "Top groups", overviewOnly: true,
 		load:   func(ctx context.Context, d *Dashboard, v view) (any, error) { return loadTop(ctx, d, v, "group") },
-		export: func(v view) aggregator.Query { return topQuery(v, "group") },
+		export: func(v view) query.Query { return topQuery(v, "group") },
 	},
 	{
 		name: "referrers", title: "Top referrers",
 		load:   func(ctx context.Context, d *Dashboard, v view) (any, error) { return loadList(ctx, d, v, "referrer") },
-		export: func(v view) aggregator.Query { return listQuery(v, "referrer") },
+		export: func(v view) query.Query { return listQuery(v, "referrer") },
 	},
 	{
 		name: "countries", title: "Top countries",
 		load:   func(ctx context.Context, d *Dashboard, v view) (any, error) { return loadList(ctx, d, v, "country") },
-		export: func(v view) aggregator.Query { return listQuery(v, "country") },
+		export: func(v view) query.Query { return listQuery(v, "country") },
 	},
 }
 
@@ -145,8 +145,8 @@ func findSection(v view, name string) *section {
 }
 
 // runAll runs the queries at once and returns their results in order.
-func (d *Dashboard) runAll(ctx context.Context, qs ...aggregator.Query) ([]aggregator.Result, error) {
-	res := make([]aggregator.Result, len(qs))
+func (d *Dashboard) runAll(ctx context.Context, qs ...query.Query) ([]query.Result, error) {
+	res := make([]query.Result, len(qs))
 	errs := make([]error, len(qs))
 	var wg sync.WaitGroup
 	for i, q := range qs {
@@ -167,7 +167,7 @@ func (d *Dashboard) runAll(ctx context.Context, qs ...aggregator.Query) ([]aggre
 
 // totals returns the metrics of a result without dimensions, zeros when it
 // has no row.
-func totals(r aggregator.Result, n int) []float64 {
+func totals(r query.Result, n int) []float64 {
 	if len(r.Results) == 0 {
 		return make([]float64, n)
 	}
@@ -175,7 +175,7 @@ func totals(r aggregator.Result, n int) []float64 {
 }
 
 // byFirst maps the first dimension of each row to its metrics.
-func byFirst(r aggregator.Result) map[string][]float64 {
+func byFirst(r query.Result) map[string][]float64 {
 	m := map[string][]float64{}
 	for _, row := range r.Results {
 		if len(row.Dimensions) > 0 {
@@ -281,7 +281,7 @@ func (h headline) RecipientShare() float64 {
 func loadHeadline(ctx context.Context, d *Dashboard, v view) (any, error) {
 	cur := v.query(headlineMetrics)
 	actors := v.query([]string{mViews}, "actor")
-	qs := []aggregator.Query{cur, actors}
+	qs := []query.Query{cur, actors}
 	prior, hours, hasPrev := v.prior()
 	if hasPrev {
 		prev := cur
@@ -325,7 +325,7 @@ func loadHeadline(ctx context.Context, d *Dashboard, v view) (any, error) {
 	if at(now, 0) == 0 {
 		h.Quiet = true
 		all := v.query([]string{mEvents})
-		all.DateRange = aggregator.DateRange{Preset: "all"}
+		all.DateRange = query.DateRange{Preset: "all"}
 		r, err := d.o.Engine.Run(ctx, all)
 		if err != nil {
 			return nil, err
@@ -337,7 +337,7 @@ func loadHeadline(ctx context.Context, d *Dashboard, v view) (any, error) {
 
 // sumHours adds up the headline metrics of the hours in [from, to) of an
 // hourly series; the share rate is worked out again from the sums.
-func sumHours(r aggregator.Result, from, to time.Time) []float64 {
+func sumHours(r query.Result, from, to time.Time) []float64 {
 	sum := make([]float64, len(headlineMetrics))
 	for _, row := range r.Results {
 		t, err := time.Parse(time.RFC3339, firstDim(row))
@@ -382,9 +382,9 @@ type miniTable struct {
 	Rows [][]string
 }
 
-func trendQuery(v view) aggregator.Query {
+func trendQuery(v view) query.Query {
 	q := v.query(trendMetrics, v.interval())
-	q.OrderBy = []aggregator.Order{{Field: v.interval()}}
+	q.OrderBy = []query.Order{{Field: v.interval()}}
 	return q
 }
 
@@ -433,7 +433,7 @@ func loadFunnel(ctx context.Context, d *Dashboard, v view) (any, error) {
 	return chartSection{Chart: c, Tables: []miniTable{table}}, nil
 }
 
-func allZero(r aggregator.Result) bool {
+func allZero(r query.Result) bool {
 	for _, row := range r.Results {
 		for _, m := range row.Metrics {
 			if m != 0 {

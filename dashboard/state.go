@@ -65,7 +65,10 @@ func ParseState(q url.Values) (s State, notes []string) {
 			from, to = to, from
 			fallthrough
 		default:
-			s.From, s.To = from, to
+			s.From, s.To = clampDate(from), clampDate(to)
+			if !s.From.Equal(from) || !s.To.Equal(to) {
+				notes = append(notes, "Dates are shown from "+firstDate.Format(dateLayout)+" to "+lastDate.Format(dateLayout)+"; the range was cut to fit.")
+			}
 		}
 	} else if !isPreset(s.Range) {
 		notes = append(notes, "Unknown date range "+quote(s.Range)+"; showing 30 days instead.")
@@ -86,6 +89,23 @@ func ParseState(q url.Values) (s State, notes []string) {
 	}
 	s.Async = q.Get("load") == "async"
 	return s, notes
+}
+
+// The days a custom range may cover: those the query engine answers for,
+// with room for the period before, which the headline compares with.
+var (
+	firstDate = time.Date(2010, 1, 1, 0, 0, 0, 0, time.UTC)
+	lastDate  = time.Date(2100, 12, 31, 0, 0, 0, 0, time.UTC)
+)
+
+func clampDate(t time.Time) time.Time {
+	switch {
+	case t.Before(firstDate):
+		return firstDate
+	case t.After(lastDate):
+		return lastDate
+	}
+	return t
 }
 
 func isPreset(v string) bool {

@@ -4,7 +4,7 @@ import (
 	"net/url"
 	"time"
 
-	"github.com/credstats/credstats/aggregator"
+	"github.com/credstats/credstats/aggregator/query"
 )
 
 // view is one page as one viewer sees it: the viewer's scope, the state in
@@ -21,26 +21,26 @@ type view struct {
 // filters are the filters of every query the view runs. The viewer's scope
 // comes first and is always there, whatever the address asks for: this is
 // what keeps a shared link inside its group or credential.
-func (v view) filters() []aggregator.Filter {
-	var fs []aggregator.Filter
+func (v view) filters() []query.Filter {
+	var fs []query.Filter
 	if v.scope.Kind != "" {
-		fs = append(fs, aggregator.Filter{Op: "is", Dimension: v.scope.Kind, Values: []string{v.scope.Value}})
+		fs = append(fs, query.Filter{Op: "is", Dimension: v.scope.Kind, Values: []string{v.scope.Value}})
 	}
 	if v.credential != "" {
-		fs = append(fs, aggregator.Filter{Op: "is", Dimension: "credential", Values: []string{v.credential}})
+		fs = append(fs, query.Filter{Op: "is", Dimension: "credential", Values: []string{v.credential}})
 	}
 	if v.Group != "" && v.scope.Kind != ScopeGroup {
-		fs = append(fs, aggregator.Filter{Op: "is", Dimension: "group", Values: []string{v.Group}})
+		fs = append(fs, query.Filter{Op: "is", Dimension: "group", Values: []string{v.Group}})
 	}
 	if v.State.Credential != "" && v.credential == "" && v.scope.Kind != ScopeCredential {
-		fs = append(fs, aggregator.Filter{Op: "is", Dimension: "credential", Values: []string{v.State.Credential}})
+		fs = append(fs, query.Filter{Op: "is", Dimension: "credential", Values: []string{v.State.Credential}})
 	}
 	return fs
 }
 
 // query returns a query of the view's current range.
-func (v view) query(metrics []string, dims ...string) aggregator.Query {
-	return aggregator.Query{
+func (v view) query(metrics []string, dims ...string) query.Query {
+	return query.Query{
 		Metrics:    metrics,
 		Dimensions: dims,
 		Filters:    v.filters(),

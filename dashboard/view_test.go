@@ -8,25 +8,25 @@ import (
 	"testing"
 	"time"
 
-	"github.com/credstats/credstats/aggregator"
+	"github.com/credstats/credstats/aggregator/query"
 )
 
 // recorder is an Engine that answers nothing and keeps every query, to
 // check what the dashboard asks for.
 type recorder struct {
 	mu sync.Mutex
-	qs []aggregator.Query
+	qs []query.Query
 }
 
-func (r *recorder) Export(context.Context, aggregator.Query) (*aggregator.Cursor, error) {
+func (r *recorder) Export(context.Context, query.Query) (*query.Cursor, error) {
 	return nil, errors.New("recorder: no export")
 }
 
-func (r *recorder) Run(_ context.Context, q aggregator.Query) (aggregator.Result, error) {
+func (r *recorder) Run(_ context.Context, q query.Query) (query.Result, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.qs = append(r.qs, q)
-	return aggregator.Result{}, nil
+	return query.Result{}, nil
 }
 
 // TestScopeInEveryQuery checks the server-side half of a shared link's
@@ -80,8 +80,8 @@ func TestScopeInEveryQuery(t *testing.T) {
 func TestFiltersFromState(t *testing.T) {
 	v := view{viewer: viewer{base: "/dashboard"}, State: State{Range: "30d", Group: "g", Credential: "c"}, now: time.Now(), loc: time.UTC}
 	got := v.filters()
-	want := []aggregator.Filter{{Op: "is", Dimension: "group", Values: []string{"g"}}, {Op: "is", Dimension: "credential", Values: []string{"c"}}}
-	if !slices.EqualFunc(got, want, func(a, b aggregator.Filter) bool {
+	want := []query.Filter{{Op: "is", Dimension: "group", Values: []string{"g"}}, {Op: "is", Dimension: "credential", Values: []string{"c"}}}
+	if !slices.EqualFunc(got, want, func(a, b query.Filter) bool {
 		return a.Op == b.Op && a.Dimension == b.Dimension && slices.Equal(a.Values, b.Values)
 	}) {
 		t.Errorf("filters = %+v, want %+v", got, want)

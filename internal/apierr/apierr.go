@@ -64,6 +64,14 @@ func From(err error) *Error {
 			return New(http.StatusMethodNotAllowed, "method_not_allowed", fiberErr.Message)
 		case http.StatusTooManyRequests:
 			return ErrRateLimited
+		case http.StatusRequestTimeout:
+			return New(http.StatusRequestTimeout, "invalid_request", "the request did not arrive in time")
+		case http.StatusRequestHeaderFieldsTooLarge:
+			return New(http.StatusRequestHeaderFieldsTooLarge, "invalid_request", "the request's headers are too large")
+		case http.StatusBadGateway:
+			// Fiber's word for a request it could not read because the
+			// client's connection failed: nothing of ours went wrong.
+			return Invalid("the request could not be read")
 		}
 		if fiberErr.Code < 500 {
 			return Invalid(fiberErr.Message)

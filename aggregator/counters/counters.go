@@ -1,6 +1,8 @@
-// Package aggregator answers stats over ClickHouse's rollup tables: the
-// public per-credential counters and, through its HTTP handlers, the API.
-package aggregator
+// Package counters reads the public counters of one credential from
+// ClickHouse, and keeps them in memory so that a popular credential costs
+// one query every few seconds and is still answered while ClickHouse is
+// down.
+package counters
 
 import (
 	"context"

@@ -1,10 +1,6 @@
-package aggregator
+package query
 
 import (
-	"context"
-	"errors"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -59,62 +55,5 @@ func TestBuckets(t *testing.T) {
 	}
 	if days := buckets(daily, sp, time.UTC, 10); len(days) != 11 {
 		t.Errorf("capped days: %d, want the cap plus one", len(days))
-	}
-}
-
-func TestCompact(t *testing.T) {
-	for n, want := range map[uint64]string{0: "0", 999: "999", 1000: "1k", 1234: "1.2k", 9950: "10k", 12_345: "12k", 999_499: "999k", 999_999: "1M", 1_500_000: "1.5M", 2_000_000_000: "2G"} {
-		if got := compact(n); got != want {
-			t.Errorf("compact(%d) = %s, want %s", n, got, want)
-		}
-	}
-}
-
-func TestStatsCacheAsksOnceAndServesStale(t *testing.T) {
-	var calls atomic.Int32
-	var mu sync.Mutex
-	fail := false
-	release := make(chan struct{})
-	load := func(ctx context.Context, id string) (Stats, error) {
-		calls.Add(1)
-		<-release
-		mu.Lock()
-		defer mu.Unlock()
-		if fail {
-			return Stats{}, errors.New("down")
-		}
-		return Stats{Counts: Counts{Views: uint64(calls.Load())}}, nil
-	}
-	c := newStatsCache(load, 10, time.Minute, time.Hour, time.Second)
-	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	c.now = func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
-	var wg sync.WaitGroup
-	for range 20 {
-		wg.Go(func() {
-			if st, _, err := c.get(context.Background(), "a"); err != nil || st.Views != 1 {
-				t.Errorf("got %+v, %v", st, err)
-			}
-		})
-	}
-	time.Sleep(50 * time.Millisecond)
-	close(release)
-	wg.Wait()
-	if n := calls.Load(); n != 1 {
-		t.Errorf("%d loads for 20 concurrent requests, want 1", n)
-	}
-	mu.Lock()
-	now, fail = now.Add(2*time.Minute), true
-	mu.Unlock()
-	if st, age, err := c.get(context.Background(), "a"); err != nil || st.Views != 1 || age != 2*time.Minute {
-		t.Errorf("stale: %+v %v %v", st, age, err)
-	}
-	if _, _, _ = c.get(context.Background(), "a"); calls.Load() != 2 {
-		t.Errorf("%d loads; after a failure the next fresh period should not ask again", calls.Load())
-	}
-	mu.Lock()
-	now = now.Add(2 * time.Hour)
-	mu.Unlock()
-	if _, _, err := c.get(context.Background(), "a"); err == nil {
-		t.Error("answered past the staleness bound")
 	}
 }

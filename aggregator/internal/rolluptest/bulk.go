@@ -1,4 +1,4 @@
-package aggregator_test
+package rolluptest
 
 import (
 	"context"
@@ -11,15 +11,13 @@ import (
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
-	"github.com/credstats/credstats/aggregator"
 	"github.com/credstats/credstats/internal/chtest"
 )
 
 // seedBulk has ClickHouse make n events itself, over the 90 days before
 // end: one credential per hundred events, fifty groups, one in twenty a
 // crawler's.
-const seedBulk = `INSERT INTO events (id, time, credential, group_id, type, network, actor, source, visitor,
-	url_host, url_path, referrer_host, referrer_path, country, browser, os, device, bot_reason)
+const seedBulk = InsertEvents + `
 SELECT
 	generateUUIDv4(),
 	toDateTime(? - intHash32(number) % (90 * 86400)),
@@ -39,12 +37,11 @@ SELECT
 	if(intHash32(number * 37 + 11) % 20 = 0, 'crawler', '')
 FROM numbers(?)`
 
-// BenchmarkQueries measures the public counter query and the query API
-// over 1M and 10M events (CREDSTATS_BENCH_EVENTS=1000000,10000000 by
-// default). Seeding happens once per size, on the server:
-//
-//	go test ./aggregator -run '^$' -bench Queries -benchtime 50x
-func BenchmarkQueries(b *testing.B) {
+// Bulk runs f for each size of CREDSTATS_BENCH_EVENTS (1M and 10M
+// events by default, "1000000,10000000"), on a fresh database that
+// ClickHouse has filled itself (seedBulk) and merged. cred spreads the
+// runs of a benchmark over the credentials.
+func Bulk(b *testing.B, f func(b *testing.B, conn driver.Conn, cred func(i int) string)) {
 	sizes := "1000000,10000000"
 	if s := os.Getenv("CREDSTATS_BENCH_EVENTS"); s != "" {
 		sizes = s
@@ -60,10 +57,10 @@ func BenchmarkQueries(b *testing.B) {
 			start := time.Now()
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
 			defer cancel()
-			if err := conn.Exec(ctx, seedBulk, testNow.Unix(), credentials, credentials, n/5, n); err != nil {
+			if err := conn.Exec(ctx, seedBulk, Now.Unix(), credentials, credentials, n/5, n); err != nil {
 				b.Fatal(err)
 			}
-			waitForRollups(b, conn)
+			Wait(b, conn)
 			seeded := time.Since(start)
 			// Historical data has been merged in the background: measure
 			// that, not the parts one bulk insert leaves.
@@ -74,12 +71,10 @@ func BenchmarkQueries(b *testing.B) {
 				}
 			}
 			b.Logf("seeded %d events in %v, merged in %v; rows: %s", n, seeded.Round(time.Millisecond), time.Since(start).Round(time.Millisecond), rollupRows(b, conn))
-			benchQueries(b, conn, credentials)
+			f(b, conn, func(i int) string { return fmt.Sprintf("cred-%d", (i*7919)%credentials) })
 		})
 	}
 }
-
-var rollupTables = []string{"credential_daily", "totals_daily", "totals_15m", "group_daily", "group_15m", "credential_15m", "traffic_daily", "traffic_15m", "credential_traffic_15m"}
 
 func short(n int) string {
 	switch {
@@ -101,50 +96,4 @@ func rollupRows(b *testing.B, conn driver.Conn) string {
 		out = append(out, fmt.Sprintf("%s=%d", t, n))
 	}
 	return strings.Join(out, " ")
-}
-
-func benchQueries(b *testing.B, conn driver.Conn, credentials int) {
-	ctx := context.Background()
-	store := aggregator.Store{Conn: conn}
-	engine := aggregator.NewEngine(conn, func() time.Time { return testNow })
-	cred := func(i int) string { return fmt.Sprintf("cred-%d", (i*7919)%credentials) }
-	run := func(name string, f func(i int) error) {
-		b.Run(name, func(b *testing.B) {
-			for i := 0; b.Loop(); i++ {
-				if err := f(i); err != nil {
-					b.Fatal(err)
-				}
-			}
-		})
-	}
-	run("credential_counters", func(i int) error {
-		_, err := store.CredentialStats(ctx, cred(i))
-		return err
-	})
-	run("credential_query_30d", func(i int) error {
-		_, err := engine.Run(ctx, aggregator.Query{Metrics: aggregator.Metrics, DateRange: aggregator.DateRange{Preset: "30d"},
-			Filters: []aggregator.Filter{{Op: "is", Dimension: "credential", Values: []string{cred(i)}}}})
-		return err
-	})
-	series := func(tz string, filters ...aggregator.Filter) func(int) error {
-		return func(int) error {
-			res, err := engine.Run(ctx, aggregator.Query{Metrics: []string{"views", "unique_viewers", "shares", "share_rate"}, Dimensions: []string{"time:day"},
-				DateRange: aggregator.DateRange{Preset: "30d"}, Timezone: tz, Filters: filters})
-			if err == nil && len(res.Results) != 30 {
-				err = fmt.Errorf("%d days", len(res.Results))
-			}
-			return err
-		}
-	}
-	run("daily_series_30d_utc", series("UTC"))
-	run("daily_series_30d_berlin", series("Europe/Berlin"))
-	run("daily_series_30d_group", series("UTC", aggregator.Filter{Op: "is", Dimension: "group", Values: []string{"prog-7"}}))
-	run("daily_series_30d_by_country", func(int) error {
-		_, err := engine.Run(ctx, aggregator.Query{Metrics: []string{"views"}, Dimensions: []string{"time:day", "country"}, DateRange: aggregator.DateRange{Preset: "30d"}})
-		return err
-	})
-	run("top_credentials_30d", func(int) error {
-		_, err := engine.Run(ctx, aggregator.Query{Metrics: []string{"views", "shares"}, Dimensions: []string{"credential"}, DateRange: aggregator.DateRange{Preset: "30d"}, Limit: 10})
-		return err
-	})
 }

@@ -1,7 +1,8 @@
-package aggregator_test
+package query
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -10,8 +11,9 @@ import (
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
-	"github.com/credstats/credstats/aggregator"
+	"github.com/credstats/credstats/aggregator/internal/rolluptest"
 	"github.com/credstats/credstats/internal/chtest"
+	"github.com/credstats/credstats/schema"
 )
 
 // rawMetrics computes each metric straight from the events table.
@@ -35,7 +37,7 @@ var rawColumns = map[string]string{
 
 // raw answers q (a custom date range) from the events table, bots left
 // out, as rows keyed by their dimension values.
-func raw(t *testing.T, conn driver.Conn, q aggregator.Query) map[string][]float64 {
+func raw(t *testing.T, conn driver.Conn, q Query) map[string][]float64 {
 	t.Helper()
 	loc, err := time.LoadLocation(cmpOr(q.Timezone, "UTC"))
 	must(t, err)
@@ -141,7 +143,7 @@ func day(s string) time.Time {
 // sameAsRaw runs q and checks every row against the events table: each raw
 // row is answered with the same metrics, and any other row is an empty
 // step of a time series.
-func sameAsRaw(t *testing.T, e *aggregator.Engine, conn driver.Conn, q aggregator.Query) aggregator.Result {
+func sameAsRaw(t *testing.T, e *Engine, conn driver.Conn, q Query) Result {
 	t.Helper()
 	q.Limit = 10_000
 	res, err := e.Run(context.Background(), q)
@@ -176,19 +178,19 @@ func sameAsRaw(t *testing.T, e *aggregator.Engine, conn driver.Conn, q aggregato
 
 func TestRollupsMatchRawEvents(t *testing.T) {
 	_, conn := chtest.New(t)
-	if n := seed(t, conn, 6000, 1, testNow, 75*24*time.Hour); n < 5000 {
+	if n := rolluptest.Seed(t, conn, 6000, 1, rolluptest.Now, 75*24*time.Hour); n < 5000 {
 		t.Fatalf("only %d people's events", n)
 	}
-	e := aggregator.NewEngine(conn, func() time.Time { return testNow })
-	span := aggregator.DateRange{From: day("2026-01-10"), To: day("2026-03-15")}
-	all := aggregator.Metrics
+	e := NewEngine(conn, func() time.Time { return rolluptest.Now })
+	span := DateRange{From: day("2026-01-10"), To: day("2026-03-15")}
+	all := metrics
 
 	// Totals, and every dimension on its own, in UTC and in zones that the
 	// daily rollups cannot serve.
 	for _, tz := range []string{"UTC", "Asia/Kathmandu", "America/New_York"} {
-		sameAsRaw(t, e, conn, aggregator.Query{Metrics: all, DateRange: span, Timezone: tz})
-		for _, d := range aggregator.Dimensions {
-			res := sameAsRaw(t, e, conn, aggregator.Query{Metrics: all, Dimensions: []string{d}, DateRange: span, Timezone: tz})
+		sameAsRaw(t, e, conn, Query{Metrics: all, DateRange: span, Timezone: tz})
+		for _, d := range dimensions {
+			res := sameAsRaw(t, e, conn, Query{Metrics: all, Dimensions: []string{d}, DateRange: span, Timezone: tz})
 			if len(res.Results) < 2 {
 				t.Errorf("%s in %s: %d rows; the test data should have more", d, tz, len(res.Results))
 			}
@@ -204,7 +206,7 @@ func TestRollupsMatchRawEvents(t *testing.T) {
 		{"time:day", "UTC", 65}, {"time:hour", "UTC", 65 * 24}, {"time:hour", "America/New_York", 65*24 - 1},
 		{"time:hour", "Asia/Kathmandu", 65 * 24}, {"time:week", "Europe/Berlin", 10}, {"time:month", "Asia/Kolkata", 3},
 	} {
-		res, err := e.Run(context.Background(), aggregator.Query{Metrics: []string{"views"}, Dimensions: []string{c.dim}, DateRange: span, Timezone: c.tz, Limit: 10_000})
+		res, err := e.Run(context.Background(), Query{Metrics: []string{"views"}, Dimensions: []string{c.dim}, DateRange: span, Timezone: c.tz, Limit: 10_000})
 		must(t, err)
 		if len(res.Results) != c.steps || res.TotalRows != c.steps {
 			t.Errorf("%s in %s: %d steps (total %d), want %d", c.dim, c.tz, len(res.Results), res.TotalRows, c.steps)
@@ -212,7 +214,7 @@ func TestRollupsMatchRawEvents(t *testing.T) {
 	}
 
 	// "all" runs from the month of the first event to this month.
-	res, err := e.Run(context.Background(), aggregator.Query{Metrics: []string{"events"}, Dimensions: []string{"time:month"}, DateRange: aggregator.DateRange{Preset: "all"}, Timezone: "America/New_York"})
+	res, err := e.Run(context.Background(), Query{Metrics: []string{"events"}, Dimensions: []string{"time:month"}, DateRange: DateRange{Preset: "all"}, Timezone: "America/New_York"})
 	must(t, err)
 	var first time.Time
 	must(t, conn.QueryRow(context.Background(), "SELECT min(time) FROM events WHERE bot_reason = ''").Scan(&first))
@@ -223,7 +225,7 @@ func TestRollupsMatchRawEvents(t *testing.T) {
 	for _, r := range res.Results {
 		total += r.Metrics[0]
 	}
-	if want := raw(t, conn, aggregator.Query{Metrics: []string{"events"}, DateRange: aggregator.DateRange{From: day("2000-01-01"), To: day("2026-03-15")}})[""]; total != want[0] {
+	if want := raw(t, conn, Query{Metrics: []string{"events"}, DateRange: DateRange{From: day("2000-01-01"), To: day("2026-03-15")}})[""]; total != want[0] {
 		t.Errorf("all by month sums to %v events, want %v", total, want[0])
 	}
 
@@ -233,21 +235,21 @@ func TestRollupsMatchRawEvents(t *testing.T) {
 	contains := map[string]string{"type": "link", "network": "e", "actor": "ipi", "credential": "-1", "group": "prog",
 		"referrer": "google", "country": "E", "browser": "fox", "os": "dow", "device": "top", "source": "x"}
 	for d, v := range firstValue {
-		for _, f := range []aggregator.Filter{{Op: "is", Dimension: d, Values: []string{v}}, {Op: "is_not", Dimension: d, Values: []string{v}}, {Op: "contains", Dimension: d, Values: []string{contains[d], "zzz"}}} {
-			sameAsRaw(t, e, conn, aggregator.Query{Metrics: all, Filters: []aggregator.Filter{f}, DateRange: span})
-			sameAsRaw(t, e, conn, aggregator.Query{Metrics: all, Dimensions: []string{"actor", "time:week"}, Filters: []aggregator.Filter{f}, DateRange: span, Timezone: "Asia/Kolkata"})
+		for _, f := range []Filter{{Op: "is", Dimension: d, Values: []string{v}}, {Op: "is_not", Dimension: d, Values: []string{v}}, {Op: "contains", Dimension: d, Values: []string{contains[d], "zzz"}}} {
+			sameAsRaw(t, e, conn, Query{Metrics: all, Filters: []Filter{f}, DateRange: span})
+			sameAsRaw(t, e, conn, Query{Metrics: all, Dimensions: []string{"actor", "time:week"}, Filters: []Filter{f}, DateRange: span, Timezone: "Asia/Kolkata"})
 		}
 	}
 	// Combinations that need the wider rollups.
-	for _, q := range []aggregator.Query{
-		{Metrics: all, Dimensions: []string{"credential", "country"}, Filters: []aggregator.Filter{{Op: "is", Dimension: "type", Values: []string{"view", "share"}}}},
-		{Metrics: all, Dimensions: []string{"time:day", "network"}, Filters: []aggregator.Filter{{Op: "is", Dimension: "actor", Values: []string{"guest"}}}, Timezone: "America/New_York"},
-		{Metrics: all, Dimensions: []string{"group", "referrer", "device"}, Filters: []aggregator.Filter{{Op: "is_not", Dimension: "group", Values: []string{""}}}},
-		{Metrics: all, Dimensions: []string{"browser", "os", "source"}, Filters: []aggregator.Filter{{Op: "is", Dimension: "credential", Values: []string{"cred-1", "cred-2"}}}},
-		{Metrics: all, Dimensions: []string{"time:hour", "credential"}, Filters: []aggregator.Filter{{Op: "is", Dimension: "credential", Values: []string{"cred:9"}}}, Timezone: "Asia/Kathmandu"},
+	for _, q := range []Query{
+		{Metrics: all, Dimensions: []string{"credential", "country"}, Filters: []Filter{{Op: "is", Dimension: "type", Values: []string{"view", "share"}}}},
+		{Metrics: all, Dimensions: []string{"time:day", "network"}, Filters: []Filter{{Op: "is", Dimension: "actor", Values: []string{"guest"}}}, Timezone: "America/New_York"},
+		{Metrics: all, Dimensions: []string{"group", "referrer", "device"}, Filters: []Filter{{Op: "is_not", Dimension: "group", Values: []string{""}}}},
+		{Metrics: all, Dimensions: []string{"browser", "os", "source"}, Filters: []Filter{{Op: "is", Dimension: "credential", Values: []string{"cred-1", "cred-2"}}}},
+		{Metrics: all, Dimensions: []string{"time:hour", "credential"}, Filters: []Filter{{Op: "is", Dimension: "credential", Values: []string{"cred:9"}}}, Timezone: "Asia/Kathmandu"},
 		{Metrics: all, Dimensions: []string{"type", "network", "actor", "credential", "group", "referrer", "country", "browser", "os", "device", "source"}},
 		// Values are bound, whatever they hold.
-		{Metrics: all, Dimensions: []string{"referrer"}, Filters: []aggregator.Filter{{Op: "is_not", Dimension: "credential", Values: []string{"?", "'", `\`, "') OR 1=1 --"}},
+		{Metrics: all, Dimensions: []string{"referrer"}, Filters: []Filter{{Op: "is_not", Dimension: "credential", Values: []string{"?", "'", `\`, "') OR 1=1 --"}},
 			{Op: "contains", Dimension: "referrer", Values: []string{"?", "co", `\'`}}}},
 	} {
 		q.DateRange = span
@@ -257,13 +259,13 @@ func TestRollupsMatchRawEvents(t *testing.T) {
 
 func TestExportPagesLikeRun(t *testing.T) {
 	_, conn := chtest.New(t)
-	seed(t, conn, 2000, 8, testNow, 40*24*time.Hour)
-	e := aggregator.NewEngine(conn, func() time.Time { return testNow })
+	rolluptest.Seed(t, conn, 2000, 8, rolluptest.Now, 40*24*time.Hour)
+	e := NewEngine(conn, func() time.Time { return rolluptest.Now })
 	ctx := context.Background()
-	for _, q := range []aggregator.Query{
+	for _, q := range []Query{
 		{Metrics: []string{"views", "shares"}, Dimensions: []string{"credential", "country"}},
 		{Metrics: []string{"views"}, Dimensions: []string{"time:day", "network"}, Timezone: "Asia/Kolkata"},
-		{Metrics: []string{"unique_viewers"}, Dimensions: []string{"time:week", "actor"}, OrderBy: []aggregator.Order{{Field: "actor", Desc: true}, {Field: "unique_viewers", Desc: true}}},
+		{Metrics: []string{"unique_viewers"}, Dimensions: []string{"time:week", "actor"}, OrderBy: []Order{{Field: "actor", Desc: true}, {Field: "unique_viewers", Desc: true}}},
 	} {
 		q.Limit = 10_000
 		all, err := e.Run(ctx, q)
@@ -272,7 +274,7 @@ func TestExportPagesLikeRun(t *testing.T) {
 			q.Limit, q.Offset = w.limit, w.offset
 			cur, err := e.Export(ctx, q)
 			must(t, err)
-			var got []aggregator.Row
+			var got []Row
 			for cur.Next() {
 				got = append(got, cur.Row())
 			}
@@ -293,9 +295,9 @@ func TestBackfillOnMigrate(t *testing.T) {
 	// Events stored before the rollups existed are counted once they do:
 	// drop the rollups, step the schema back, and migrate again.
 	_, conn := chtest.New(t)
-	seed(t, conn, 500, 2, testNow, 20*24*time.Hour)
+	rolluptest.Seed(t, conn, 500, 2, rolluptest.Now, 20*24*time.Hour)
 	ctx := context.Background()
-	before, err := aggregator.NewEngine(conn, func() time.Time { return testNow }).Run(ctx, aggregator.Query{Metrics: aggregator.Metrics, Dimensions: []string{"credential", "country"}, DateRange: aggregator.DateRange{Preset: "30d"}})
+	before, err := NewEngine(conn, func() time.Time { return rolluptest.Now }).Run(ctx, Query{Metrics: metrics, Dimensions: []string{"credential", "country"}, DateRange: DateRange{Preset: "30d"}})
 	must(t, err)
 	for _, table := range []string{"totals_daily", "totals_15m", "group_daily", "group_15m", "credential_15m", "traffic_daily", "traffic_15m", "credential_traffic_15m"} {
 		must(t, conn.Exec(ctx, "DROP TABLE "+table+"_mv"))
@@ -305,13 +307,65 @@ func TestBackfillOnMigrate(t *testing.T) {
 	must(t, conn.Exec(ctx, "ALTER TABLE schema_migrations DELETE WHERE version IN (4, 5, 6)"))
 	chtest.WaitMutations(t, conn)
 	migrate(t, conn)
-	waitForRollups(t, conn)
-	after, err := aggregator.NewEngine(conn, func() time.Time { return testNow }).Run(ctx, aggregator.Query{Metrics: aggregator.Metrics, Dimensions: []string{"credential", "country"}, DateRange: aggregator.DateRange{Preset: "30d"}})
+	rolluptest.Wait(t, conn)
+	after, err := NewEngine(conn, func() time.Time { return rolluptest.Now }).Run(ctx, Query{Metrics: metrics, Dimensions: []string{"credential", "country"}, DateRange: DateRange{Preset: "30d"}})
 	must(t, err)
 	if len(after.Results) == 0 || fmt.Sprint(before.Results) != fmt.Sprint(after.Results) {
 		t.Errorf("after the backfill:\n%v\nbefore:\n%v", after.Results, before.Results)
 	}
 	// Migrating again fills nothing twice.
 	migrate(t, conn)
-	waitForRollups(t, conn)
+	rolluptest.Wait(t, conn)
+}
+
+// TestExportStopsWithItsContext: the empty steps of a time series are
+// made up in Go, past the last row from ClickHouse; they stop as soon as
+// the export's context ends.
+func TestExportStopsWithItsContext(t *testing.T) {
+	_, conn := chtest.New(t)
+	engine := NewEngine(conn, func() time.Time { return rolluptest.Now })
+	q := Query{
+		Metrics: []string{"views"}, Dimensions: []string{"time:hour"},
+		DateRange: DateRange{From: time.Date(2001, 1, 1, 0, 0, 0, 0, time.UTC), To: time.Date(2010, 12, 31, 0, 0, 0, 0, time.UTC)},
+	}
+	const steps = 87_648
+
+	ctx, cancel := context.WithCancel(context.Background())
+	cur, err := engine.Export(ctx, q)
+	must(t, err)
+	defer cur.Close()
+	n := 0
+	for cur.Next() {
+		if n++; n == 10 {
+			cancel()
+		}
+	}
+	if !errors.Is(cur.Err(), context.Canceled) || n >= steps {
+		t.Errorf("cancelled after 10 of %d rows: read %d, error %v; want it stopped with context.Canceled", steps, n, cur.Err())
+	}
+
+	// Skipping an offset honours the context as reading does.
+	q.Offset = steps - 1
+	ctx, cancel = context.WithCancel(context.Background())
+	cur, err = engine.Export(ctx, q)
+	must(t, err)
+	defer cur.Close()
+	cancel()
+	if cur.Next() || !errors.Is(cur.Err(), context.Canceled) {
+		t.Errorf("offset %d after cancel: error %v; want context.Canceled", q.Offset, cur.Err())
+	}
+}
+
+func must(t testing.TB, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func migrate(t testing.TB, conn driver.Conn) {
+	t.Helper()
+	if _, _, err := schema.Migrate(context.Background(), conn, schema.Options{}); err != nil {
+		t.Fatal(err)
+	}
 }

@@ -1,4 +1,8 @@
-package aggregator
+// Package query answers stats queries over ClickHouse's rollup tables: the
+// query model and its JSON, the catalog of rollups, the planner, the SQL
+// it writes and the executors that read the rows back. It knows nothing of
+// HTTP: a query the client has to fix is an *Error naming the field.
+package query
 
 import (
 	"bytes"
@@ -8,9 +12,6 @@ import (
 	"slices"
 	"strings"
 	"time"
-
-	"github.com/credstats/credstats/internal/apierr"
-	"github.com/credstats/credstats/internal/event"
 )
 
 // Query asks for metrics, split by dimensions, over a date range: the body
@@ -75,42 +76,11 @@ const (
 	maxOffset = 1_000_000
 )
 
-// Metrics lists the metric names, in documentation order.
-var Metrics = []string{"events", "views", "unique_viewers", "shares", "downloads", "verifications", "linkedin_adds", "link_copies", "share_rate"}
+// presets lists the named date ranges.
+var presets = []string{"today", "24h", "7d", "30d", "month", "12mo", "all"}
 
-// Dimensions lists the dimension names, in documentation order.
-var Dimensions = []string{"type", "network", "actor", "credential", "group", "referrer", "country", "browser", "os", "device", "source",
-	"time:hour", "time:day", "time:week", "time:month"}
-
-// Presets lists the named date ranges.
-var Presets = []string{"today", "24h", "7d", "30d", "month", "12mo", "all"}
-
-// Ops lists the filter operators.
-var Ops = []string{"is", "is_not", "contains"}
-
-// enumValues are the values a dimension with a closed set can take; a
-// filter naming another value is a mistake worth reporting.
-var enumValues = map[string][]string{
-	"type":    names(event.Types()),
-	"network": append([]string{""}, names(event.Networks())...),
-	"actor":   {"guest", "recipient"},
-	"device":  {"unknown", "desktop", "mobile", "tablet", "bot"},
-	"source":  {"beacon", "pixel", "api"},
-}
-
-func names[T fmt.Stringer](vs []T) []string {
-	out := make([]string, len(vs))
-	for i, v := range vs {
-		out[i] = v.String()
-	}
-	return out
-}
-
-func isTimeDimension(d string) bool { return strings.HasPrefix(d, "time:") }
-
-func invalid(field, format string, args ...any) *apierr.Error {
-	return apierr.Invalid(field + ": " + fmt.Sprintf(format, args...))
-}
+// ops lists the filter operators.
+var ops = []string{"is", "is_not", "contains"}
 
 func (f Filter) MarshalJSON() ([]byte, error) {
 	values := f.Values
@@ -156,7 +126,7 @@ func (r *DateRange) UnmarshalJSON(b []byte) error {
 	}
 	var days []string
 	if err := json.Unmarshal(b, &days); err != nil || len(days) != 2 {
-		return invalid("date_range", `want one of %s or two dates ["2026-01-01", "2026-01-31"], got %s`, strings.Join(Presets, ", "), shorten(b))
+		return invalid("date_range", `want one of %s or two dates ["2026-01-01", "2026-01-31"], got %s`, strings.Join(presets, ", "), shorten(b))
 	}
 	var nr DateRange
 	var err error
@@ -205,13 +175,13 @@ func DecodeQuery(b []byte) (Query, error) {
 		return Query{}, jsonError(err)
 	}
 	if dec.More() {
-		return Query{}, apierr.Invalid("body: holds more than one JSON value")
+		return Query{}, invalid("body", "holds more than one JSON value")
 	}
 	return q, nil
 }
 
 func jsonError(err error) error {
-	var e *apierr.Error
+	var e *Error
 	var typeErr *json.UnmarshalTypeError
 	var syntaxErr *json.SyntaxError
 	switch {
@@ -220,7 +190,7 @@ func jsonError(err error) error {
 	case errors.As(err, &typeErr):
 		field := typeErr.Field
 		if field == "" {
-			return apierr.Invalid("body: must be a JSON object")
+			return invalid("body", "must be a JSON object")
 		}
 		if i := strings.IndexByte(field, '.'); i > 0 {
 			field = field[:i]
@@ -239,11 +209,11 @@ func jsonError(err error) error {
 // default and maximum: an export without a limit has every row.
 func normalize(q Query, export bool) (Query, *time.Location, error) {
 	if len(q.Metrics) == 0 {
-		return q, nil, invalid("metrics", "name at least one of %s", strings.Join(Metrics, ", "))
+		return q, nil, invalid("metrics", "name at least one of %s", strings.Join(metrics, ", "))
 	}
 	for i, m := range q.Metrics {
-		if !slices.Contains(Metrics, m) {
-			return q, nil, invalid("metrics", "%q is not a metric; use %s", m, strings.Join(Metrics, ", "))
+		if !slices.Contains(metrics, m) {
+			return q, nil, invalid("metrics", "%q is not a metric; use %s", m, strings.Join(metrics, ", "))
 		}
 		if slices.Contains(q.Metrics[:i], m) {
 			return q, nil, invalid("metrics", "%q is named twice", m)
@@ -251,8 +221,8 @@ func normalize(q Query, export bool) (Query, *time.Location, error) {
 	}
 	timeDims := 0
 	for i, d := range q.Dimensions {
-		if !slices.Contains(Dimensions, d) {
-			return q, nil, invalid("dimensions", "%q is not a dimension; use %s", d, strings.Join(Dimensions, ", "))
+		if !slices.Contains(dimensions, d) {
+			return q, nil, invalid("dimensions", "%q is not a dimension; use %s", d, strings.Join(dimensions, ", "))
 		}
 		if slices.Contains(q.Dimensions[:i], d) {
 			return q, nil, invalid("dimensions", "%q is named twice", d)
@@ -318,9 +288,9 @@ func normalize(q Query, export bool) (Query, *time.Location, error) {
 
 func checkFilter(f Filter) error {
 	switch {
-	case !slices.Contains(Ops, f.Op):
-		return fmt.Errorf("%q is not an operator; use %s", f.Op, strings.Join(Ops, ", "))
-	case !slices.Contains(Dimensions, f.Dimension):
+	case !slices.Contains(ops, f.Op):
+		return fmt.Errorf("%q is not an operator; use %s", f.Op, strings.Join(ops, ", "))
+	case !slices.Contains(dimensions, f.Dimension):
 		return fmt.Errorf("%q is not a dimension", f.Dimension)
 	case isTimeDimension(f.Dimension):
 		return fmt.Errorf("%q cannot be filtered on; use date_range", f.Dimension)
@@ -358,8 +328,8 @@ var (
 
 func checkDateRange(r DateRange) error {
 	if r.Preset != "" {
-		if !slices.Contains(Presets, r.Preset) {
-			return invalid("date_range", "%q is not one of %s, nor two dates", r.Preset, strings.Join(Presets, ", "))
+		if !slices.Contains(presets, r.Preset) {
+			return invalid("date_range", "%q is not one of %s, nor two dates", r.Preset, strings.Join(presets, ", "))
 		}
 		return nil
 	}

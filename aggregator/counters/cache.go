@@ -1,4 +1,4 @@
-package aggregator
+package counters
 
 import (
 	"context"
@@ -8,19 +8,27 @@ import (
 	"github.com/credstats/credstats/internal/ttlcache"
 )
 
-// statsCache keeps the public counters so that a popular credential page
+// Cache keeps the public counters so that a popular credential page
 // costs ClickHouse one query every few seconds, and answers with the last
 // good counters, up to a bound, while ClickHouse cannot.
-type statsCache struct {
+type Cache struct {
 	load    func(ctx context.Context, id string) (Stats, error)
-	fresh   time.Duration // an answer younger than this is served as is
-	stale   time.Duration // an older one only while ClickHouse fails, up to this age
-	timeout time.Duration // bound on one refresh
+	fresh   time.Duration
+	stale   time.Duration
+	timeout time.Duration
 	now     func() time.Time
 	lru     *ttlcache.Cache[string, cachedStats] // entries live for stale
 
 	mu      sync.Mutex
 	flights map[string]*flight // refreshes under way, one per credential
+}
+
+// CacheOptions size a Cache; the caller fills in the defaults.
+type CacheOptions struct {
+	Size    int           // how many credentials' counters are kept
+	Fresh   time.Duration // an answer younger than this is served as is
+	Stale   time.Duration // an older one only while ClickHouse fails, up to this age
+	Timeout time.Duration // bound on one refresh
 }
 
 type cachedStats struct {
@@ -35,17 +43,19 @@ type flight struct {
 	err  error
 }
 
-func newStatsCache(load func(context.Context, string) (Stats, error), size int, fresh, stale, timeout time.Duration) *statsCache {
-	c := &statsCache{
-		load: load, fresh: fresh, stale: stale, timeout: timeout, now: time.Now,
+// NewCache returns a cache that asks load, such as
+// Store.CredentialStats, for counters it lacks.
+func NewCache(load func(context.Context, string) (Stats, error), o CacheOptions) *Cache {
+	c := &Cache{
+		load: load, fresh: o.Fresh, stale: o.Stale, timeout: o.Timeout, now: time.Now,
 		flights: map[string]*flight{},
 	}
-	c.lru = ttlcache.New[string, cachedStats](size, func() time.Time { return c.now() })
+	c.lru = ttlcache.New[string, cachedStats](o.Size, func() time.Time { return c.now() })
 	return c
 }
 
-// get returns a credential's counters and their age.
-func (c *statsCache) get(ctx context.Context, id string) (Stats, time.Duration, error) {
+// Get returns a credential's counters and their age.
+func (c *Cache) Get(ctx context.Context, id string) (Stats, time.Duration, error) {
 	if e, ok := c.lru.Get(id); ok && c.now().Sub(e.checked) < c.fresh {
 		return e.st, c.now().Sub(e.at), nil
 	}
@@ -73,7 +83,7 @@ func (c *statsCache) get(ctx context.Context, id string) (Stats, time.Duration, 
 // refresh asks ClickHouse once for every request waiting on the flight.
 // Its context is detached from the request that runs it, so a client that
 // hangs up does not fail the others; it ends within c.timeout.
-func (c *statsCache) refresh(ctx context.Context, id string, f *flight) {
+func (c *Cache) refresh(ctx context.Context, id string, f *flight) {
 	defer func() {
 		c.mu.Lock()
 		delete(c.flights, id)

@@ -1,4 +1,4 @@
-package aggregator
+package query
 
 import (
 	"bytes"
@@ -10,8 +10,6 @@ import (
 	"slices"
 	"testing"
 	"time"
-
-	"github.com/credstats/credstats/internal/apierr"
 )
 
 // FuzzDecodeQuery decodes arbitrary bytes as the body of POST
@@ -22,8 +20,9 @@ import (
 // normalizes to itself, so that a client can send the query back; and
 // planning it stays within the engine's bounds.
 func FuzzDecodeQuery(f *testing.F) {
-	// The queries of the golden answers, which Result.Query wrote.
-	golden, err := filepath.Glob(filepath.Join("testdata", "query_*.json"))
+	// The queries of the golden answers of the HTTP API, which Result.Query
+	// wrote.
+	golden, err := filepath.Glob(filepath.Join("..", "testdata", "query_*.json"))
 	if err != nil || len(golden) == 0 {
 		f.Fatalf("no golden answers: %v", err)
 	}
@@ -40,7 +39,7 @@ func FuzzDecodeQuery(f *testing.F) {
 	}
 	for _, q := range []Query{
 		{Metrics: []string{"views"}},
-		{Metrics: Metrics, Dimensions: []string{"time:hour", "network"}, DateRange: DateRange{Preset: "24h"}, Timezone: "Asia/Kolkata",
+		{Metrics: metrics, Dimensions: []string{"time:hour", "network"}, DateRange: DateRange{Preset: "24h"}, Timezone: "Asia/Kolkata",
 			OrderBy: []Order{{Field: "network", Desc: true}}, Limit: maxLimit, Offset: 3},
 		{Metrics: []string{"shares"}, Dimensions: []string{"time:week"}, Timezone: "America/St_Johns",
 			DateRange: DateRange{From: time.Date(2025, 10, 26, 0, 0, 0, 0, time.UTC), To: time.Date(2026, 3, 29, 0, 0, 0, 0, time.UTC)}},
@@ -126,10 +125,10 @@ func roundTrip(t *testing.T, q Query) []byte {
 	return b
 }
 
-// clientError checks that err is an answer for the client (400).
+// clientError checks that err is the client's to fix (a 400 over HTTP).
 func clientError(t *testing.T, what string, err error) {
 	t.Helper()
-	if e := (*apierr.Error)(nil); !errors.As(err, &e) {
+	if e := (*Error)(nil); !errors.As(err, &e) {
 		t.Fatalf("%s: %v is not the client's error", what, err)
 	}
 }
