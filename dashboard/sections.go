@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/credstats/credstats/aggregator/query"
+	"github.com/credstats/credstats/internal/catalog"
+	"github.com/credstats/credstats/internal/event"
 )
 
 // A section is one card of a page: the queries behind it and how they are
@@ -24,16 +26,16 @@ type section struct {
 }
 
 // The metric names of the aggregator.
-const (
-	mEvents        = "events"
-	mViews         = "views"
-	mUniqueViewers = "unique_viewers"
-	mShares        = "shares"
-	mShareRate     = "share_rate"
-	mDownloads     = "downloads"
-	mVerifications = "verifications"
-	mLinkedInAdds  = "linkedin_adds"
-	mLinkCopies    = "link_copies"
+var (
+	mEvents        = catalog.Events.Name
+	mViews         = catalog.Views.Name
+	mUniqueViewers = catalog.UniqueViewers.Name
+	mShares        = catalog.Shares.Name
+	mShareRate     = catalog.ShareRate.Name
+	mDownloads     = catalog.Downloads.Name
+	mVerifications = catalog.Verifications.Name
+	mLinkedInAdds  = catalog.LinkedInAdds.Name
+	mLinkCopies    = catalog.LinkCopies.Name
 )
 
 var metricLabels = map[string]string{
@@ -86,37 +88,45 @@ var sections = []*section{
 	{
 		name: "networks", title: "Shares by network",
 		load:   loadNetworks,
-		export: func(v view) query.Query { return v.query([]string{mShares}, "network", "actor") },
+		export: networksQuery,
 	},
 	{
 		name: "actors", title: "Recipients and guests",
 		load:   loadActors,
-		export: func(v view) query.Query { return v.query(actorMetrics, "actor") },
+		export: actorsQuery,
 	},
 	{
 		name: "funnel", title: "From view to LinkedIn", wide: true,
 		load:   loadFunnel,
-		export: func(v view) query.Query { return v.query(funnelMetrics, "actor") },
+		export: funnelQuery,
 	},
 	{
 		name: "credentials", title: "Top credentials", overviewOnly: true,
-		load:   func(ctx context.Context, d *Dashboard, v view) (any, error) { return loadTop(ctx, d, v, "credential") },
-		export: func(v view) query.Query { return topQuery(v, "credential") },
+		load: func(ctx context.Context, d *Dashboard, v view) (any, error) {
+			return loadTop(ctx, d, v, catalog.Credential.Name)
+		},
+		export: func(v view) query.Query { return topQuery(v, catalog.Credential.Name) },
 	},
 	{
 		name: "groups", title: "Top groups", overviewOnly: true,
-		load:   func(ctx context.Context, d *Dashboard, v view) (any, error) { return loadTop(ctx, d, v, "group") },
-		export: func(v view) query.Query { return topQuery(v, "group") },
+		load: func(ctx context.Context, d *Dashboard, v view) (any, error) {
+			return loadTop(ctx, d, v, catalog.Group.Name)
+		},
+		export: func(v view) query.Query { return topQuery(v, catalog.Group.Name) },
 	},
 	{
 		name: "referrers", title: "Top referrers",
-		load:   func(ctx context.Context, d *Dashboard, v view) (any, error) { return loadList(ctx, d, v, "referrer") },
-		export: func(v view) query.Query { return listQuery(v, "referrer") },
+		load: func(ctx context.Context, d *Dashboard, v view) (any, error) {
+			return loadList(ctx, d, v, catalog.Referrer.Name)
+		},
+		export: func(v view) query.Query { return listQuery(v, catalog.Referrer.Name) },
 	},
 	{
 		name: "countries", title: "Top countries",
-		load:   func(ctx context.Context, d *Dashboard, v view) (any, error) { return loadList(ctx, d, v, "country") },
-		export: func(v view) query.Query { return listQuery(v, "country") },
+		load: func(ctx context.Context, d *Dashboard, v view) (any, error) {
+			return loadList(ctx, d, v, catalog.Country.Name)
+		},
+		export: func(v view) query.Query { return listQuery(v, catalog.Country.Name) },
 	},
 }
 
@@ -280,7 +290,7 @@ func (h headline) RecipientShare() float64 {
 
 func loadHeadline(ctx context.Context, d *Dashboard, v view) (any, error) {
 	cur := v.query(headlineMetrics)
-	actors := v.query([]string{mViews}, "actor")
+	actors := v.query([]string{mViews}, catalog.Actor.Name)
 	qs := []query.Query{cur, actors}
 	prior, hours, hasPrev := v.prior()
 	if hasPrev {
@@ -321,7 +331,7 @@ func loadHeadline(ctx context.Context, d *Dashboard, v view) (any, error) {
 		h.Figures = append(h.Figures, f)
 	}
 	byActor := byFirst(res[1])
-	h.Recipient, h.Guest = at(byActor["recipient"], 0), at(byActor["guest"], 0)
+	h.Recipient, h.Guest = at(byActor[event.Recipient.String()], 0), at(byActor[event.Guest.String()], 0)
 	if at(now, 0) == 0 {
 		h.Quiet = true
 		all := v.query([]string{mEvents})
@@ -399,8 +409,12 @@ func loadTrend(ctx context.Context, d *Dashboard, v view) (any, error) {
 	return chartSection{Chart: trendChart(v, r)}, nil
 }
 
+func networksQuery(v view) query.Query {
+	return v.query([]string{mShares}, catalog.Network.Name, catalog.Actor.Name)
+}
+
 func loadNetworks(ctx context.Context, d *Dashboard, v view) (any, error) {
-	r, err := d.o.Engine.Run(ctx, v.query([]string{mShares}, "network", "actor"))
+	r, err := d.o.Engine.Run(ctx, networksQuery(v))
 	if err != nil {
 		return nil, err
 	}
@@ -410,8 +424,10 @@ func loadNetworks(ctx context.Context, d *Dashboard, v view) (any, error) {
 	return chartSection{Chart: networksChart(r)}, nil
 }
 
+func actorsQuery(v view) query.Query { return v.query(actorMetrics, catalog.Actor.Name) }
+
 func loadActors(ctx context.Context, d *Dashboard, v view) (any, error) {
-	r, err := d.o.Engine.Run(ctx, v.query(actorMetrics, "actor"))
+	r, err := d.o.Engine.Run(ctx, actorsQuery(v))
 	if err != nil {
 		return nil, err
 	}
@@ -421,8 +437,10 @@ func loadActors(ctx context.Context, d *Dashboard, v view) (any, error) {
 	return chartSection{Chart: actorsChart(r)}, nil
 }
 
+func funnelQuery(v view) query.Query { return v.query(funnelMetrics, catalog.Actor.Name) }
+
 func loadFunnel(ctx context.Context, d *Dashboard, v view) (any, error) {
-	r, err := d.o.Engine.Run(ctx, v.query(funnelMetrics, "actor"))
+	r, err := d.o.Engine.Run(ctx, funnelQuery(v))
 	if err != nil {
 		return nil, err
 	}

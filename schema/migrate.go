@@ -4,6 +4,53 @@
 // A file is a text/template over Features, so that what only newer servers
 // have is switched on by server version; statements end with a semicolon at
 // the end of a line.
+//
+// A new migration renders what internal/catalog describes instead of
+// restating it, with these template functions:
+//
+//	{{enum "network"}}      the Enum8 type of an events column: Enum8('' = 0, 'linkedin' = 1, ...)
+//	{{tables}}              every catalog.Table: events, credential_daily, the rollups'
+//	{{table "events"}}      the catalog.Table of that name
+//	{{rollup "group_15m"}}  a catalog.Rollup, with .Name, .Grain, .Keys and .Columns
+//	{{columns .Columns}}    column definitions, "name Type", one a line
+//	{{selects .Columns}}    a rollup's SELECT list from events, one a line
+//	{{names .Keys}}         column names joined by commas
+//
+// A column's type for the server is {{.TypeFor $.Dict}}. A value added to
+// an event's enum in internal/event, for example, reaches every table that
+// stores the enum with
+//
+//	{{range $t := tables}}{{range $t.Columns}}{{if eq .Name "network"}}
+//	ALTER TABLE {{$t.Name}} MODIFY COLUMN network {{enum "network"}};
+//	{{- end}}{{end}}{{end}}
+//
+// and a new rollup, added to the catalog, is created, filled and fed with
+//
+//	{{with rollup "group_15m"}}
+//	CREATE TABLE IF NOT EXISTS {{.Name}} (
+//	    {{columns .Columns}}
+//	) ENGINE = SummingMergeTree
+//	PARTITION BY toYYYYMM({{.Grain.Column.Name}})
+//	ORDER BY (group_id, t, type, network, actor);
+//
+//	INSERT INTO {{.Name}} ({{names .Columns}})
+//	SELECT
+//	    {{selects .Columns}}
+//	FROM events
+//	WHERE bot_reason = '' AND (SELECT count() FROM {{.Name}}) = 0
+//	GROUP BY {{names .Keys}};
+//
+//	CREATE MATERIALIZED VIEW IF NOT EXISTS {{.Name}}_mv TO {{.Name}} AS
+//	SELECT
+//	    {{selects .Columns}}
+//	FROM events
+//	WHERE bot_reason = ''
+//	GROUP BY {{names .Keys}};
+//	{{end}}
+//
+// The catalog is the schema as the migrations leave it, which a test holds
+// against a live server; the shipped migrations keep the text they were
+// applied with, so a change to the catalog needs a new migration.
 package schema
 
 import (
@@ -23,6 +70,7 @@ import (
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
+	"github.com/credstats/credstats/internal/catalog"
 	"github.com/credstats/credstats/internal/store"
 )
 
@@ -44,6 +92,65 @@ func FeaturesFor(major, minor uint64) Features {
 		f.Dict = "LowCardinality(String)"
 	}
 	return f
+}
+
+// funcs are the template functions over the catalog (see the package
+// comment) for a server with these features.
+func (f Features) funcs() template.FuncMap {
+	join := func(cs []catalog.Column, sep string, text func(catalog.Column) string) string {
+		out := make([]string, len(cs))
+		for i, c := range cs {
+			out[i] = text(c)
+		}
+		return strings.Join(out, sep)
+	}
+	// Column definitions and select lists take a line each, indented as
+	// the first.
+	const line = ",\n    "
+	return template.FuncMap{
+		"enum": func(column string) (string, error) {
+			c, ok := catalog.EventsTable.Column(column)
+			if !ok || c.Enum == nil {
+				return "", fmt.Errorf("events has no Enum8 column %q", column)
+			}
+			return c.Type, nil
+		},
+		"tables": catalog.Tables,
+		"table": func(name string) (catalog.Table, error) {
+			return named(catalog.Tables(), name, func(t catalog.Table) string { return t.Name })
+		},
+		"rollup": func(name string) (catalog.Rollup, error) {
+			return named(catalog.Rollups, name, func(r catalog.Rollup) string { return r.Name })
+		},
+		"columns": func(cs []catalog.Column) string {
+			return join(cs, line, func(c catalog.Column) string {
+				if c.Materialized != "" {
+					return c.Name + " " + c.TypeFor(f.Dict) + " MATERIALIZED " + c.Materialized
+				}
+				return c.Name + " " + c.TypeFor(f.Dict)
+			})
+		},
+		"selects": func(cs []catalog.Column) string {
+			return join(cs, line, func(c catalog.Column) string {
+				if c.Expr != "" {
+					return c.Expr + " AS " + c.Name
+				}
+				return c.Name
+			})
+		},
+		"names": func(cs []catalog.Column) string {
+			return join(cs, ", ", func(c catalog.Column) string { return c.Name })
+		},
+	}
+}
+
+func named[T any](xs []T, name string, nameOf func(T) string) (T, error) {
+	i := slices.IndexFunc(xs, func(x T) bool { return nameOf(x) == name })
+	if i < 0 {
+		var zero T
+		return zero, fmt.Errorf("the catalog has no table %q", name)
+	}
+	return xs[i], nil
 }
 
 // Migration is one numbered file.
@@ -82,7 +189,7 @@ func Latest() int {
 // Statements renders the migration for the given features and splits it
 // into statements.
 func (m Migration) Statements(f Features) ([]string, error) {
-	t, err := template.New(m.Name).Option("missingkey=error").Parse(m.text)
+	t, err := template.New(m.Name).Funcs(f.funcs()).Option("missingkey=error").Parse(m.text)
 	if err != nil {
 		return nil, fmt.Errorf("cannot parse migration %s: %w", m.Name, err)
 	}

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"slices"
 	"time"
+
+	"github.com/credstats/credstats/internal/catalog"
 )
 
 // maxBuckets bounds the steps of one time series.
@@ -15,7 +17,7 @@ type plan struct {
 	q       Query
 	loc     *time.Location
 	span    span
-	table   rollup
+	table   catalog.Rollup
 	timeAt  int // index of the time dimension in q.Dimensions, or -1
 	grain   grain
 	buckets []bucket
@@ -84,7 +86,7 @@ func (e *Engine) firstDay(ctx context.Context, loc *time.Location) (time.Time, e
 
 // chooseTable picks the first rollup that has every dimension the query
 // groups or filters by and whose time steps fit its range and zone.
-func chooseTable(q Query, loc *time.Location, sp span, hours bool) (rollup, error) {
+func chooseTable(q Query, loc *time.Location, sp span, hours bool) (catalog.Rollup, error) {
 	var need []string
 	for _, d := range q.Dimensions {
 		if !isTimeDimension(d) {
@@ -96,15 +98,15 @@ func chooseTable(q Query, loc *time.Location, sp span, hours bool) (rollup, erro
 	}
 	dayOK := utcNames[loc.String()] && !hours && aligned(sp.from, 86400) && aligned(sp.to, 86400)
 	quarterOK := aligned(sp.from, 900) && aligned(sp.to, 900)
-	for _, r := range rollups {
-		if (r.daily && !dayOK) || (!r.daily && !quarterOK) {
+	for _, r := range catalog.Rollups {
+		if daily := r.Grain == catalog.Daily; (daily && !dayOK) || (!daily && !quarterOK) {
 			continue
 		}
-		if !slices.ContainsFunc(need, func(d string) bool { return !slices.Contains(r.has, d) }) {
+		if !slices.ContainsFunc(need, func(d string) bool { return !r.Has(d) }) {
 			return r, nil
 		}
 	}
-	return rollup{}, invalid("timezone", "%s is not a whole number of quarter hours from UTC in this date_range", loc)
+	return catalog.Rollup{}, invalid("timezone", "%s is not a whole number of quarter hours from UTC in this date_range", loc)
 }
 
 func defaultOrderBy(q Query, timeAt int) []Order {

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/credstats/credstats/internal/catalog"
 )
 
 // builder writes SQL and its bound arguments side by side.
@@ -43,7 +45,7 @@ func (p *plan) selectDims(b *builder, skipTime bool) (aliases []string) {
 // timeExpr buckets the rollup's time column in the query's zone; the
 // answer is a bucket key (see bucket).
 func (p *plan) timeExpr(b *builder) {
-	if p.table.daily {
+	if p.table.Grain == catalog.Daily {
 		// Only chosen for UTC, where the local day is the rollup's day.
 		b.add([...]string{hourly: "", daily: "toInt64(day)", weekly: "toInt64(toMonday(day))", monthly: "toInt64(toStartOfMonth(day))"}[p.grain])
 		return
@@ -63,8 +65,8 @@ func (p *plan) timeExpr(b *builder) {
 
 // from writes FROM and WHERE: the range, then the filters, all ANDed.
 func (p *plan) from(b *builder) {
-	b.add(" FROM " + p.table.name + " WHERE ")
-	if p.table.daily {
+	b.add(" FROM " + p.table.Name + " WHERE ")
+	if p.table.Grain == catalog.Daily {
 		if !p.span.from.IsZero() {
 			b.add("day >= toDate(?) AND ", p.span.from.UTC().Format(time.DateOnly))
 		}

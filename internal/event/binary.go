@@ -41,8 +41,8 @@ func DecodeBinary(b []byte) (Event, error) {
 	e.Visitor = binary.LittleEndian.Uint64(b[25:33])
 	e.Type, e.Network, e.Actor = Type(b[33]), Network(b[34]), Actor(b[35])
 	e.Source, e.Device, e.Bot = Source(b[36]), Device(b[37]), BotReason(b[38])
-	if e.Type.String() == "" || int(e.Network) >= len(networkNames) || e.Actor.String() == "" ||
-		e.Source.String() == "" || int(e.Device) >= len(deviceNames) || int(e.Bot) >= len(botNames) {
+	if !TypeEnum.Has(int(e.Type)) || !NetworkEnum.Has(int(e.Network)) || !ActorEnum.Has(int(e.Actor)) ||
+		!SourceEnum.Has(int(e.Source)) || !DeviceEnum.Has(int(e.Device)) || !BotReasonEnum.Has(int(e.Bot)) {
 		return Event{}, ErrBadRecord
 	}
 	rest := b[fixed:]

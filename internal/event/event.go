@@ -23,18 +23,19 @@ const (
 	LinkCopy
 )
 
-var typeNames = [...]string{"", "view", "share", "download", "verify", "linkedin_add", "link_copy"}
+// TypeEnum names each Type by its code.
+var TypeEnum = Enum{Field: "type", first: 1, names: []string{"view", "share", "download", "verify", "linkedin_add", "link_copy"}}
 
-func (t Type) String() string { return name(typeNames[:], int(t)) }
+func (t Type) String() string { return TypeEnum.Name(int(t)) }
 
 // ParseType maps a type name to its Type; ok is false for an unknown name.
 func ParseType(s string) (Type, bool) {
-	i, ok := lookup(typeNames[1:], s)
-	return Type(i + 1), ok
+	c, ok := TypeEnum.Code(s)
+	return Type(c), ok
 }
 
 // Types lists every Type, in column order.
-func Types() []Type { return []Type{View, Share, Download, Verify, LinkedInAdd, LinkCopy} }
+func Types() []Type { return codes[Type](TypeEnum) }
 
 // Network is where a credential was shared to; NetworkNone for every type
 // but Share.
@@ -54,21 +55,20 @@ const (
 	Other
 )
 
-var networkNames = [...]string{"", "linkedin", "twitter", "facebook", "messenger", "whatsapp", "pinterest", "telegram", "weibo", "email", "other"}
+// NetworkEnum names each Network by its code.
+var NetworkEnum = Enum{Field: "network", names: []string{"", "linkedin", "twitter", "facebook", "messenger", "whatsapp", "pinterest", "telegram", "weibo", "email", "other"}}
 
-func (n Network) String() string { return name(networkNames[:], int(n)) }
+func (n Network) String() string { return NetworkEnum.Name(int(n)) }
 
 // ParseNetwork maps a network name to its Network. The empty name is
 // NetworkNone.
 func ParseNetwork(s string) (Network, bool) {
-	i, ok := lookup(networkNames[:], s)
-	return Network(i), ok
+	c, ok := NetworkEnum.Code(s)
+	return Network(c), ok
 }
 
-// Networks lists every Network a share can go to.
-func Networks() []Network {
-	return []Network{LinkedIn, Twitter, Facebook, Messenger, WhatsApp, Pinterest, Telegram, Weibo, Email, Other}
-}
+// Networks lists every Network a share can go to: all but NetworkNone.
+func Networks() []Network { return codes[Network](NetworkEnum)[1:] }
 
 // Actor is who acted: the credential's recipient or anybody else.
 type Actor uint8
@@ -78,17 +78,18 @@ const (
 	Recipient
 )
 
-var actorNames = [...]string{"", "guest", "recipient"}
+// ActorEnum names each Actor by its code.
+var ActorEnum = Enum{Field: "actor", first: 1, names: []string{"guest", "recipient"}}
 
-func (a Actor) String() string { return name(actorNames[:], int(a)) }
+func (a Actor) String() string { return ActorEnum.Name(int(a)) }
 
 // ParseActor maps an actor name to its Actor; the empty name is Guest.
 func ParseActor(s string) (Actor, bool) {
 	if s == "" {
 		return Guest, true
 	}
-	i, ok := lookup(actorNames[1:], s)
-	return Actor(i + 1), ok
+	c, ok := ActorEnum.Code(s)
+	return Actor(c), ok
 }
 
 // Source is the route an event came in by.
@@ -100,9 +101,10 @@ const (
 	API
 )
 
-var sourceNames = [...]string{"", "beacon", "pixel", "api"}
+// SourceEnum names each Source by its code.
+var SourceEnum = Enum{Field: "source", first: 1, names: []string{"beacon", "pixel", "api"}}
 
-func (s Source) String() string { return name(sourceNames[:], int(s)) }
+func (s Source) String() string { return SourceEnum.Name(int(s)) }
 
 // Device is the class of device the user agent names.
 type Device uint8
@@ -115,9 +117,10 @@ const (
 	DeviceBot
 )
 
-var deviceNames = [...]string{"unknown", "desktop", "mobile", "tablet", "bot"}
+// DeviceEnum names each Device by its code.
+var DeviceEnum = Enum{Field: "device", names: []string{"unknown", "desktop", "mobile", "tablet", "bot"}}
 
-func (d Device) String() string { return name(deviceNames[:], int(d)) }
+func (d Device) String() string { return DeviceEnum.Name(int(d)) }
 
 // BotReason says why an event was taken for a bot's; NotBot for a person's.
 // Bots' events are stored with their reason and left out of every count.
@@ -136,9 +139,10 @@ const (
 	NotBrowser
 )
 
-var botNames = [...]string{"", "no_user_agent", "crawler", "headless", "not_browser"}
+// BotReasonEnum names each BotReason by its code.
+var BotReasonEnum = Enum{Field: "bot_reason", names: []string{"", "no_user_agent", "crawler", "headless", "not_browser"}}
 
-func (b BotReason) String() string { return name(botNames[:], int(b)) }
+func (b BotReason) String() string { return BotReasonEnum.Name(int(b)) }
 
 // Event is one accepted event with its server-side fields, as stored.
 type Event struct {
@@ -160,20 +164,4 @@ type Event struct {
 	OS           string
 	Device       Device
 	Bot          BotReason
-}
-
-func name(names []string, i int) string {
-	if i < 0 || i >= len(names) {
-		return ""
-	}
-	return names[i]
-}
-
-func lookup(names []string, s string) (int, bool) {
-	for i, n := range names {
-		if n == s {
-			return i, true
-		}
-	}
-	return 0, false
 }

@@ -91,11 +91,11 @@ func (in Input) Event() (Event, error) {
 		if in.Type == "" {
 			return e, fieldErr("type", "is required")
 		}
-		return e, fieldErr("type", "must be one of %s", strings.Join(typeNames[1:], ", "))
+		return e, fieldErr("type", "must be one of %s", strings.Join(TypeEnum.Names(), ", "))
 	}
 	network, ok := ParseNetwork(in.Network)
 	if !ok {
-		return e, fieldErr("network", "must be one of %s", strings.Join(networkNames[1:], ", "))
+		return e, fieldErr("network", "must be one of %s", strings.Join(NetworkEnum.Names()[1:], ", "))
 	}
 	if typ == Share && network == NetworkNone {
 		return e, fieldErr("network", "is required when type is share")

@@ -1,0 +1,145 @@
+package catalog
+
+import (
+	"fmt"
+	"slices"
+
+	"github.com/credstats/credstats/internal/event"
+)
+
+// Dimension is what a query groups and filters by, with the column that
+// holds it in the events table and in every rollup that has it.
+type Dimension struct {
+	Name   string
+	Column Column
+}
+
+func dimension(name, column string) Dimension {
+	c, ok := EventsTable.Column(column)
+	if !ok {
+		panic("catalog: no events column " + column)
+	}
+	return Dimension{Name: name, Column: c}
+}
+
+// The dimensions but time.
+var (
+	Type       = dimension("type", "type")
+	Network    = dimension("network", "network")
+	Actor      = dimension("actor", "actor")
+	Credential = dimension("credential", "credential")
+	Group      = dimension("group", "group_id")
+	Referrer   = dimension("referrer", "referrer_host")
+	Country    = dimension("country", "country")
+	Browser    = dimension("browser", "browser")
+	OS         = dimension("os", "os")
+	Device     = dimension("device", "device")
+	Source     = dimension("source", "source")
+)
+
+// Dimensions lists the dimensions but time, in documentation order.
+var Dimensions = []Dimension{Type, Network, Actor, Credential, Group, Referrer, Country, Browser, OS, Device, Source}
+
+// Grain is the step of a rollup's time column, in UTC.
+type Grain uint8
+
+const (
+	// Daily rollups count by day, in a Date column `day`.
+	Daily Grain = iota + 1
+	// QuarterHour rollups count by quarter hour, in a DateTime column `t`:
+	// fine enough to re-bucket into the hours and days of any time zone.
+	QuarterHour
+)
+
+// Column is the time column of a rollup of this grain.
+func (g Grain) Column() Column {
+	if g == Daily {
+		return Column{Name: "day", Type: "Date", Expr: "toDate(time, 'UTC')"}
+	}
+	return Column{Name: "t", Type: "DateTime", Expr: "toStartOfFifteenMinutes(time)"}
+}
+
+// Rollup is a table of counts by time and some dimensions, bots left out,
+// fed from the events table by a materialized view named Name+"_mv".
+type Rollup struct {
+	Name  string
+	Grain Grain
+	Dims  []Dimension
+}
+
+var visitors = Column{Name: "visitors", Type: "AggregateFunction(uniq, UInt64)", Expr: "uniqState(visitor)"}
+
+// counts are the columns every rollup counts into.
+var counts = []Column{{Name: "events", Type: "UInt64", Expr: "count()"}, visitors}
+
+// Keys are the columns the rollup groups by: its time, then its
+// dimensions.
+func (r Rollup) Keys() []Column { return append([]Column{r.Grain.Column()}, columnsOf(r.Dims)...) }
+
+// Columns are the rollup's columns: its keys, then its counts.
+func (r Rollup) Columns() []Column { return append(r.Keys(), counts...) }
+
+// Table is the rollup's table.
+func (r Rollup) Table() Table { return Table{Name: r.Name, Columns: r.Columns()} }
+
+// Has reports whether the rollup holds the dimension named dim.
+func (r Rollup) Has(dim string) bool {
+	return slices.ContainsFunc(r.Dims, func(d Dimension) bool { return d.Name == dim })
+}
+
+func columnsOf(dims []Dimension) []Column {
+	cs := make([]Column, len(dims))
+	for i, d := range dims {
+		cs[i] = d.Column
+	}
+	return cs
+}
+
+var (
+	totalDims      = []Dimension{Type, Network, Actor}
+	groupDims      = append([]Dimension{Group}, totalDims...)
+	credentialDims = append([]Dimension{Credential}, groupDims...)
+	trafficDims    = []Dimension{Source, Device, Country, Browser, OS, Referrer}
+)
+
+// Rollups lists the rollups in the order the query engine tries them:
+// smaller tables first.
+var Rollups = []Rollup{
+	{Name: "totals_daily", Grain: Daily, Dims: totalDims},
+	{Name: "totals_15m", Grain: QuarterHour, Dims: totalDims},
+	{Name: "group_daily", Grain: Daily, Dims: groupDims},
+	{Name: "group_15m", Grain: QuarterHour, Dims: groupDims},
+	{Name: "credential_15m", Grain: QuarterHour, Dims: credentialDims},
+	{Name: "traffic_daily", Grain: Daily, Dims: slices.Concat(groupDims, trafficDims)},
+	{Name: "traffic_15m", Grain: QuarterHour, Dims: slices.Concat(groupDims, trafficDims)},
+	{Name: "credential_traffic_15m", Grain: QuarterHour, Dims: slices.Concat(credentialDims, trafficDims)},
+}
+
+// Metric is a number a query asks for, worked out in SQL from a rollup's
+// counts.
+type Metric struct {
+	Name string
+	SQL  string
+}
+
+// The metrics.
+var (
+	Events        = Metric{"events", "toFloat64(sum(events))"}
+	Views         = countOf("views", event.View)
+	UniqueViewers = Metric{"unique_viewers", "toFloat64(uniqMergeIf(visitors, " + isType(event.View) + "))"}
+	Shares        = countOf("shares", event.Share)
+	Downloads     = countOf("downloads", event.Download)
+	Verifications = countOf("verifications", event.Verify)
+	LinkedInAdds  = countOf("linkedin_adds", event.LinkedInAdd)
+	LinkCopies    = countOf("link_copies", event.LinkCopy)
+	ShareRate     = Metric{"share_rate", fmt.Sprintf("if(%[1]s = 0, 0, %[2]s / %[1]s)", sumOf(event.View), sumOf(event.Share))}
+)
+
+// Metrics lists the metrics in documentation order.
+var Metrics = []Metric{Events, Views, UniqueViewers, Shares, Downloads, Verifications, LinkedInAdds, LinkCopies, ShareRate}
+
+func countOf(name string, t event.Type) Metric { return Metric{name, "toFloat64(" + sumOf(t) + ")"} }
+
+func sumOf(t event.Type) string { return "sumIf(events, " + isType(t) + ")" }
+
+func isType(t event.Type) string { return "type = '" + t.String() + "'" }
