@@ -22,8 +22,6 @@ import (
 
 	"github.com/credstats/credstats/internal/dedup"
 	"github.com/credstats/credstats/internal/event"
-	"github.com/credstats/credstats/internal/logthrottle"
-	"github.com/credstats/credstats/internal/spool"
 )
 
 // Options configure a Collector. Zero values take the defaults.
@@ -104,16 +102,14 @@ type Collector struct {
 	dedup    *dedup.Set
 	agents   *classifier
 	metrics  *metrics
-	errLog   *slog.Logger // rate-limited, for errors on the hot path
 	snapPath string
 	stop     chan struct{}
 	wg       sync.WaitGroup
 
-	// Accepted events go to the spool and its writer, or with NoSpool to
-	// the in-memory batcher.
-	spool   *spool.Spool
-	writer  *spoolWriter
-	batcher *Batcher
+	// Accepted events wait in the queue, the spool or with NoSpool memory,
+	// until the writer has stored them.
+	queue  queue
+	writer *writer
 }
 
 // New starts a collector: it loads the salts and the dedup snapshot from
@@ -143,7 +139,6 @@ func New(o Options) (*Collector, error) {
 		snapPath: filepath.Join(o.DataDir, "dedup.snapshot"),
 		stop:     make(chan struct{}),
 	}
-	c.errLog = logthrottle.New(o.Logger, 10*time.Second)
 	if err := c.dedup.Load(c.snapPath, now); err != nil {
 		// A damaged snapshot costs at most a day of double counting; it
 		// must not keep the collector down.
@@ -152,47 +147,14 @@ func New(o Options) (*Collector, error) {
 	c.metrics = newMetrics(o.Registerer, c)
 	gate.refused = c.metrics.dropped.WithLabelValues("rate_limited").Inc
 	if o.NoSpool {
-		c.batcher = newBatcher(BatcherOptions{
-			Sink: o.Sink, QueueSize: o.QueueSize, BatchSize: o.BatchSize,
-			FlushInterval: o.FlushInterval, Logger: o.Logger, metrics: c.metrics,
-		})
-	} else if err := c.openSpool(); err != nil {
+		c.queue = newMemoryQueue(&c.o, c.metrics)
+	} else if c.queue, err = openSpoolQueue(&c.o, c.dedup, c.snapPath, c.metrics); err != nil {
 		return nil, err
 	}
+	c.writer = startWriter(c.queue, &c.o, c.metrics)
 	c.wg.Add(1)
 	go c.snapshots()
 	return c, nil
-}
-
-// openSpool opens the spool, puts back into the dedup set the keys of the
-// records the last snapshot missed (a crash's), and starts the writer,
-// which first sends what an earlier process left.
-func (c *Collector) openSpool() error {
-	sp, err := spool.Open(spool.Options{
-		Dir: filepath.Join(c.o.DataDir, "spool"), MaxBytes: c.o.SpoolMaxBytes,
-		// Space comes back a whole segment at a time.
-		SegmentSize: min(64<<20, max(c.o.SpoolMaxBytes/16, 4<<10)),
-		NoSync:      c.o.SpoolNoSync, Logger: c.o.Logger,
-	})
-	if err != nil {
-		return err
-	}
-	covered, ok := readCoverage(c.snapPath + ".pos")
-	if !ok || covered.Less(sp.Start()) {
-		covered = sp.Start()
-	}
-	n, err := replayDedup(sp, c.dedup, covered)
-	if err != nil {
-		sp.Close()
-		return fmt.Errorf("cannot replay the spool into the dedup set: %w", err)
-	}
-	st := sp.Stats()
-	if st.Pending > 0 || st.Truncations > 0 {
-		c.o.Logger.Info("spool recovered", "pending_bytes", st.Pending, "dedup_keys_replayed", n, "damaged_tails_cut", st.Truncations)
-	}
-	c.spool = sp
-	c.writer = newSpoolWriter(sp, c.o.Sink, covered, &c.o, c.metrics)
-	return nil
 }
 
 // Close writes what is queued (giving up when ctx ends) and saves the dedup
@@ -201,25 +163,9 @@ func (c *Collector) openSpool() error {
 func (c *Collector) Close(ctx context.Context) error {
 	close(c.stop)
 	c.wg.Wait()
-	var errs []error
-	if c.batcher != nil {
-		if lost := c.batcher.Close(ctx); lost > 0 {
-			errs = append(errs, fmt.Errorf("cannot write %d events before shutdown", lost))
-		}
-	}
-	if c.writer != nil {
-		if err := c.writer.close(ctx); err != nil {
-			c.o.Logger.Warn("shutdown", "err", err)
-		}
-	}
-	if err := c.snapshot(); err != nil {
-		errs = append(errs, err)
-	}
-	if c.spool != nil {
-		c.writer.ack()
-		errs = append(errs, c.spool.Close())
-	}
-	return errors.Join(errs...)
+	c.writer.close(ctx)
+	snapErr := c.snapshot()
+	return errors.Join(c.queue.close(), snapErr)
 }
 
 func (c *Collector) snapshots() {
@@ -233,7 +179,7 @@ func (c *Collector) snapshots() {
 			return
 		case <-t.C:
 		}
-		pressed := c.spool != nil && c.spool.Stats().Bytes > c.o.SpoolMaxBytes/2
+		pressed := c.queue.wantsSnapshot()
 		if since := time.Since(last); since < c.o.SnapshotInterval && !(pressed && since >= time.Second) {
 			continue
 		}
@@ -244,24 +190,15 @@ func (c *Collector) snapshots() {
 	}
 }
 
-// snapshot saves the dedup set. With the spool it also records which
-// records the snapshot covers, so the spool may let go of them.
+// snapshot saves the dedup set. The queue learns what the snapshot covers:
+// the spool keeps records until one does.
 func (c *Collector) snapshot() error {
-	var end spool.Pos
-	if c.spool != nil {
-		end = c.spool.End() // every record before it had its key recorded
-	}
-	if err := c.dedup.Save(c.snapPath, c.o.Now()); err != nil {
-		return fmt.Errorf("cannot save the dedup set: %w", err)
-	}
-	if c.spool == nil {
+	return c.queue.snapshot(func() error {
+		if err := c.dedup.Save(c.snapPath, c.o.Now()); err != nil {
+			return fmt.Errorf("cannot save the dedup set: %w", err)
+		}
 		return nil
-	}
-	if err := writeFileAtomic(c.snapPath+".pos", end); err != nil {
-		return fmt.Errorf("cannot save the dedup set's spool position: %w", err)
-	}
-	c.writer.cover(end)
-	return nil
+	})
 }
 
 // Gate is the collector's gate, which its public routes go through.
@@ -334,7 +271,7 @@ func (c *Collector) Ingest(h Hit) (Result, error) {
 	if err != nil {
 		return Result{}, fmt.Errorf("cannot make an event id: %w", err)
 	}
-	if err := c.push(key, &e); err != nil {
+	if err := c.queue.push(key, e); err != nil {
 		if key != 0 {
 			// Refused, so not counted: the client's retry must count.
 			c.dedup.Forget(key, now)
@@ -343,17 +280,6 @@ func (c *Collector) Ingest(h Hit) (Result, error) {
 	}
 	c.metrics.accepted.WithLabelValues(source, e.Bot.String()).Inc()
 	return Result{Event: e}, nil
-}
-
-func (c *Collector) push(key uint64, e *event.Event) error {
-	if c.spool != nil {
-		return c.spoolEvent(key, e)
-	}
-	if !c.batcher.TryPush(*e) {
-		c.metrics.dropped.WithLabelValues("queue_full").Inc()
-		return ErrQueueFull
-	}
-	return nil
 }
 
 // duplicate reports whether the same action from the same address was
@@ -399,17 +325,7 @@ type Backlog struct {
 
 // Backlog reports what waits to be written.
 func (c *Collector) Backlog() Backlog {
-	if c.spool == nil {
-		return Backlog{Events: c.batcher.Len()}
-	}
-	st := c.spool.Stats()
-	b := Backlog{Retries: c.writer.retries.Load(), Truncations: st.Truncations}
-	// The spool keeps written records a little longer, for the dedup set:
-	// the backlog is what the writer has yet to store.
-	var oldest time.Time
-	b.SpoolBytes, oldest = c.spool.After(*c.writer.insertedPub.Load())
-	if !oldest.IsZero() {
-		b.Oldest = &oldest
-	}
+	b := c.queue.backlog()
+	b.Retries = c.writer.retries.Load()
 	return b
 }
