@@ -15,7 +15,7 @@ FUZZTIME     ?= 10s
 
 export CREDSTATS_TEST_CLICKHOUSE := clickhouse://127.0.0.1:$(TEST_CH_PORT)
 
-.PHONY: bench chaos run test build fmt vet unit fuzz beacon beacon-deps test-browser clickhouse-test stop clean
+.PHONY: bench chaos run test build fmt vet unit fuzz beacon beacon-deps echarts echarts-deps test-browser clickhouse-test stop clean
 
 run: build
 	@scripts/clickhouse.sh ensure run $(CH_PORT) $(CH_HTTP)
@@ -54,13 +54,23 @@ beacon-deps:
 beacon: beacon-deps
 	cd beacon-js && node build.mjs
 
-test-browser: build beacon-deps clickhouse-test
+echarts-deps:
+	@scripts/deps.sh
+	cd dashboard/echarts-build && npm ci --no-audit --no-fund --loglevel=error
+
+# Rebuilds the dashboard's own ECharts (dashboard/assets/echarts.min.js, its
+# zopfli .gz and echarts.LICENSE) from the npm package, with only the charts
+# the dashboard draws; commit the results.
+echarts: echarts-deps
+	cd dashboard/echarts-build && node build.mjs
+
+test-browser: build beacon-deps echarts-deps clickhouse-test
 	scripts/test-browser.sh $(BIN) $(TEST_LISTEN) $(TEST_CH_PORT) $(TEST_CH_HTTP)
 
 # The fault tests at length: SIGKILLs under load, ClickHouse outages, cut
 # connections, a damaged spool, a full disk. `make test` runs them short.
 chaos: clickhouse-test
-	CREDSTATS_CHAOS=1 $(GO) test -count=1 -v -timeout 30m -run . ./internal/chaos 2>&1 | grep -E '^(=== RUN|--- |\s+chaos_test.go:.*(did|found):|PASS|FAIL|ok)'
+	CREDSTATS_CHAOS=1 $(GO) test -count=1 -v -timeout 30m -run . ./test/chaos 2>&1 | grep -E '^(=== RUN|--- |\s+chaos_test.go:.*(did|found):|PASS|FAIL|ok)'
 
 # The load benchmark: figures as ratios against baselines measured in the
 # same run, printed and written to bench/results/latest.json.

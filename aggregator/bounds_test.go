@@ -19,8 +19,8 @@ import (
 	"github.com/credstats/credstats/aggregator"
 	"github.com/credstats/credstats/aggregator/internal/rolluptest"
 	"github.com/credstats/credstats/internal/apierr"
-	"github.com/credstats/credstats/internal/chtest"
 	"github.com/credstats/credstats/internal/keys"
+	"github.com/credstats/credstats/internal/testutil/chtest"
 )
 
 // TestOffsetsAreBounded: an offset past the cap is refused before any

@@ -19,8 +19,8 @@ import (
 	"github.com/credstats/credstats/aggregator/internal/rolluptest"
 	"github.com/credstats/credstats/cmd/credstats/server"
 	"github.com/credstats/credstats/collector"
-	"github.com/credstats/credstats/internal/chtest"
 	"github.com/credstats/credstats/internal/keys"
+	"github.com/credstats/credstats/internal/testutil/chtest"
 )
 
 // env is one running credstats server on a fresh database.

@@ -9,8 +9,8 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/credstats/credstats/collector"
-	"github.com/credstats/credstats/internal/chtest"
 	"github.com/credstats/credstats/internal/event"
+	"github.com/credstats/credstats/internal/testutil/chtest"
 )
 
 func sampleEvents(n int) []event.Event {

@@ -14,7 +14,7 @@ import (
 
 	"github.com/credstats/credstats/collector"
 	"github.com/credstats/credstats/internal/event"
-	"github.com/credstats/credstats/internal/fakeclock"
+	"github.com/credstats/credstats/internal/testutil/fakeclock"
 )
 
 const chrome = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36"

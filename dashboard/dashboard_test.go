@@ -16,8 +16,8 @@ import (
 
 	"github.com/credstats/credstats/aggregator/query"
 	"github.com/credstats/credstats/dashboard"
-	"github.com/credstats/credstats/internal/chtest"
 	"github.com/credstats/credstats/internal/keys"
+	"github.com/credstats/credstats/internal/testutil/chtest"
 )
 
 // env is a dashboard on a fresh database of the test ClickHouse, with

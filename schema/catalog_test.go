@@ -12,9 +12,9 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
 	"github.com/credstats/credstats/internal/catalog"
-	"github.com/credstats/credstats/internal/chtest"
 	"github.com/credstats/credstats/internal/event"
 	"github.com/credstats/credstats/internal/store"
+	"github.com/credstats/credstats/internal/testutil/chtest"
 	"github.com/credstats/credstats/schema"
 )
 

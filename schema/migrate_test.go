@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/credstats/credstats/internal/chtest"
+	"github.com/credstats/credstats/internal/testutil/chtest"
 	"github.com/credstats/credstats/schema"
 )
 

@@ -12,7 +12,7 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
 	"github.com/credstats/credstats/aggregator/internal/rolluptest"
-	"github.com/credstats/credstats/internal/chtest"
+	"github.com/credstats/credstats/internal/testutil/chtest"
 	"github.com/credstats/credstats/schema"
 )
 

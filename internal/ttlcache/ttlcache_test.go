@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/credstats/credstats/internal/fakeclock"
+	"github.com/credstats/credstats/internal/testutil/fakeclock"
 	"github.com/credstats/credstats/internal/ttlcache"
 )
 

@@ -11,7 +11,7 @@ import (
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
-	"github.com/credstats/credstats/internal/chtest"
+	"github.com/credstats/credstats/internal/testutil/chtest"
 )
 
 // seedBulk has ClickHouse make n events itself, over the 90 days before

@@ -18,10 +18,10 @@ import (
 
 	"github.com/credstats/credstats/cmd/credstats/server"
 	"github.com/credstats/credstats/dashboard"
-	"github.com/credstats/credstats/internal/chtest"
-	"github.com/credstats/credstats/internal/fakeclock"
-	"github.com/credstats/credstats/internal/faultproxy"
 	"github.com/credstats/credstats/internal/keys"
+	"github.com/credstats/credstats/internal/testutil/chtest"
+	"github.com/credstats/credstats/internal/testutil/fakeclock"
+	"github.com/credstats/credstats/internal/testutil/faultproxy"
 )
 
 var testSecret = []byte(strings.Repeat("k", 32))

@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/credstats/credstats/collector"
-	"github.com/credstats/credstats/internal/chtest"
+	"github.com/credstats/credstats/internal/testutil/chtest"
 )
 
 // The stats API's connection refuses writes and carries the query time

@@ -19,9 +19,9 @@ import (
 
 	"github.com/credstats/credstats/cmd/credstats/server"
 	"github.com/credstats/credstats/collector"
-	"github.com/credstats/credstats/internal/chtest"
-	"github.com/credstats/credstats/internal/fakeclock"
 	"github.com/credstats/credstats/internal/keys"
+	"github.com/credstats/credstats/internal/testutil/chtest"
+	"github.com/credstats/credstats/internal/testutil/fakeclock"
 )
 
 const browserUA = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36"

@@ -21,7 +21,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/credstats/credstats/internal/faultproxy"
+	"github.com/credstats/credstats/internal/testutil/faultproxy"
 )
 
 // TestHostileSoak keeps one collector process busy with what anonymous

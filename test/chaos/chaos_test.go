@@ -23,10 +23,10 @@ import (
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
-	"github.com/credstats/credstats/internal/chtest"
-	"github.com/credstats/credstats/internal/faultproxy"
 	"github.com/credstats/credstats/internal/loadgen"
 	"github.com/credstats/credstats/internal/spool"
+	"github.com/credstats/credstats/internal/testutil/chtest"
+	"github.com/credstats/credstats/internal/testutil/faultproxy"
 )
 
 var binary string
