@@ -41,8 +41,8 @@ fuzz:
 		./internal/spool:FuzzOpen ./internal/spool:FuzzDecodeCheckpoint \
 		./internal/dedup:FuzzReadFrom ./collector:FuzzReadCoverage \
 		./aggregator/query:FuzzDecodeQuery \
-		./dashboard:FuzzParseSession ./dashboard:FuzzParseState \
-		./collector:FuzzClientIP ./dashboard:FuzzLinkToken; do \
+		./internal/auth:FuzzParseSession ./dashboard:FuzzParseState \
+		./internal/edge:FuzzClientIP ./internal/auth:FuzzLinkToken; do \
 		$(GO) test -run '^$$' -fuzz "^$${t#*:}\$$" -fuzztime $(FUZZTIME) "$${t%%:*}"; \
 	done
 

@@ -18,8 +18,8 @@ import (
 
 	"github.com/credstats/credstats/aggregator"
 	"github.com/credstats/credstats/aggregator/internal/rolluptest"
-	"github.com/credstats/credstats/internal/apierr"
-	"github.com/credstats/credstats/internal/keys"
+	"github.com/credstats/credstats/internal/auth"
+	"github.com/credstats/credstats/internal/edge"
 	"github.com/credstats/credstats/internal/testutil/chtest"
 )
 
@@ -29,7 +29,7 @@ import (
 func TestOffsetsAreBounded(t *testing.T) {
 	e := newEnv(t, nil)
 	rolluptest.Seed(t, e.conn, 500, 11, rolluptest.Now, 20*24*time.Hour)
-	token, _ := e.key(keys.StatsRead)
+	token, _ := e.key(auth.StatsRead)
 	for _, body := range []string{
 		`{"metrics":["views"],"dimensions":["time:day"],"date_range":"all","offset":4900000000}`,
 		`{"metrics":["views"],"dimensions":["time:hour","credential"],"date_range":"30d","offset":1000001}`,
@@ -97,7 +97,7 @@ FROM numbers(?)`, rolluptest.Now.Unix(), n))
 func serveAPI(t *testing.T, cfg fiber.Config, o aggregator.Options) string {
 	t.Helper()
 	o.Now = func() time.Time { return rolluptest.Now }
-	cfg.ErrorHandler, cfg.DisableStartupMessage = apierr.Handler(slog.New(slog.DiscardHandler)), true
+	cfg.ErrorHandler, cfg.DisableStartupMessage = edge.ErrorHandler(slog.New(slog.DiscardHandler)), true
 	app := fiber.New(cfg)
 	open := func(c *fiber.Ctx) error { return c.Next() }
 	aggregator.New(o).Routes(app, func(h fiber.Handler) fiber.Handler { return h }, open)

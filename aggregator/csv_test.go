@@ -13,7 +13,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/credstats/credstats/aggregator/internal/rolluptest"
-	"github.com/credstats/credstats/internal/keys"
+	"github.com/credstats/credstats/internal/auth"
 )
 
 // formulas are values an anonymous client can send that a spreadsheet
@@ -42,7 +42,7 @@ func TestCSVExportHoldsNoFormulas(t *testing.T) {
 	}
 	must(t, b.Send())
 	rolluptest.Wait(t, e.conn)
-	token, _ := e.key(keys.StatsRead)
+	token, _ := e.key(auth.StatsRead)
 	query := url.QueryEscape(`{"metrics":["views","share_rate"],"dimensions":["referrer","group"],"date_range":"7d"}`)
 
 	r := e.do("GET", "/api/v1/export?format=csv&query="+query, "", bearer(token))

@@ -19,7 +19,7 @@ import (
 	"github.com/credstats/credstats/aggregator/internal/rolluptest"
 	"github.com/credstats/credstats/cmd/credstats/server"
 	"github.com/credstats/credstats/collector"
-	"github.com/credstats/credstats/internal/keys"
+	"github.com/credstats/credstats/internal/auth"
 	"github.com/credstats/credstats/internal/testutil/chtest"
 )
 
@@ -128,7 +128,7 @@ func (e *env) get(path string) response { return e.do("GET", path, "", nil) }
 
 func (e *env) key(scopes ...string) (token, id string) {
 	e.t.Helper()
-	token, k, err := keys.NewStore(e.conn, 0).Create(context.Background(), "test", scopes)
+	token, k, err := auth.NewKeys(e.conn, 0).Create(context.Background(), "test", scopes)
 	if err != nil {
 		e.t.Fatal(err)
 	}

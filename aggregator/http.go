@@ -1,7 +1,8 @@
 // Package aggregator is the HTTP API over the rollup tables: the public
 // per-credential counters and badge, the query API and its export, and
 // the OpenAPI document. The queries themselves are package query's, the
-// counters package counters'.
+// counters package counters'; the badges.ninja-compatible stats route is
+// package compat's, over Stats.
 package aggregator
 
 import (
@@ -22,7 +23,7 @@ import (
 	"github.com/credstats/credstats/aggregator/counters"
 	"github.com/credstats/credstats/aggregator/export"
 	"github.com/credstats/credstats/aggregator/query"
-	"github.com/credstats/credstats/internal/apierr"
+	"github.com/credstats/credstats/internal/edge"
 	"github.com/credstats/credstats/internal/event"
 	"github.com/credstats/credstats/internal/logthrottle"
 )
@@ -105,7 +106,6 @@ func (a *API) Engine() *query.Engine { return a.engine }
 // per-client rate limit; auth guards the query API (scope stats:read).
 func (a *API) Routes(r fiber.Router, limited func(fiber.Handler) fiber.Handler, auth fiber.Handler) {
 	r.Get("/api/v1/credentials/:id/stats", limited(a.credentialStats))
-	r.Get("/awards/:id/stats", apierr.BadgesNinja(limited(a.awardStats)))
 	// Credential ids may hold dots, so the extension is cut off by hand.
 	r.Get("/badge/:file", limited(a.badge))
 	r.Post("/api/v1/query", auth, a.query)
@@ -120,9 +120,13 @@ func (a *API) Routes(r fiber.Router, limited func(fiber.Handler) fiber.Handler, 
 
 const badIDMessage = "id: must be 1-128 characters of A-Z, a-z, 0-9, '.', '_', ':' and '-'"
 
-func (a *API) stats(c *fiber.Ctx, id string) (counters.Stats, error) {
+// Stats reads the public counters of the credential id for a request: from
+// memory while they are fresh, from ClickHouse otherwise, and stale while
+// ClickHouse fails. It sets the headers every answer with them carries
+// (Age, Cache-Control, CORS); its errors are API errors.
+func (a *API) Stats(c *fiber.Ctx, id string) (counters.Stats, error) {
 	if !event.ValidID(id) {
-		return counters.Stats{}, apierr.Invalid(badIDMessage)
+		return counters.Stats{}, edge.Invalid(badIDMessage)
 	}
 	id = strings.Clone(id)
 	var st counters.Stats
@@ -137,7 +141,7 @@ func (a *API) stats(c *fiber.Ctx, id string) (counters.Stats, error) {
 	}
 	if err != nil {
 		a.warn.Warn("cannot read credential stats", "err", err)
-		return counters.Stats{}, apierr.Unavailable("cannot read stats right now; try again shortly")
+		return counters.Stats{}, edge.Unavailable("cannot read stats right now; try again shortly")
 	}
 	// Age tells caches in between how old the counters are; past max-age
 	// they were served stale while ClickHouse was unreachable.
@@ -150,28 +154,11 @@ func (a *API) stats(c *fiber.Ctx, id string) (counters.Stats, error) {
 func (a *API) maxAge() int { return max(int(a.o.CacheTTL.Seconds()), 1) }
 
 func (a *API) credentialStats(c *fiber.Ctx) error {
-	st, err := a.stats(c, c.Params("id"))
+	st, err := a.Stats(c, c.Params("id"))
 	if err != nil {
 		return err
 	}
 	return c.JSON(st)
-}
-
-// awardStats answers in the badges.ninja API's envelope.
-func (a *API) awardStats(c *fiber.Ctx) error {
-	st, err := a.stats(c, c.Params("id"))
-	if err != nil {
-		return err
-	}
-	return c.JSON(fiber.Map{
-		"statusCode": fiber.StatusOK,
-		"info": fiber.Map{"stats": fiber.Map{
-			"views":         st.Views,
-			"shares":        st.Shares,
-			"downloads":     st.Downloads,
-			"linkedin_adds": st.LinkedInAdds,
-		}},
-	})
 }
 
 const maxLabel = 64
@@ -180,13 +167,13 @@ const maxLabel = 64
 func (a *API) badge(c *fiber.Ctx) error {
 	id, ok := strings.CutSuffix(c.Params("file"), ".svg")
 	if !ok {
-		return apierr.NotFound("badges are at /badge/ID.svg")
+		return edge.NotFound("badges are at /badge/ID.svg")
 	}
 	label := c.Query("label", "credential")
 	if label == "" || len([]rune(label)) > maxLabel {
-		return apierr.Invalid("label: must be 1-64 characters")
+		return edge.Invalid("label: must be 1-64 characters")
 	}
-	st, err := a.stats(c, id)
+	st, err := a.Stats(c, id)
 	if err != nil {
 		return err
 	}
@@ -227,15 +214,15 @@ func (a *API) queryError(err error) error {
 	var ex *clickhouse.Exception
 	switch {
 	case errors.As(err, &e):
-		return apierr.Invalid(e.Error())
+		return edge.Invalid(e.Error())
 	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &ex) && ex.Code == 159:
-		return apierr.Unavailable("the query ran longer than the time limit; narrow its date_range or filters")
+		return edge.Unavailable("the query ran longer than the time limit; narrow its date_range or filters")
 	case errors.As(err, &ex):
 		a.o.Logger.Error("stats query failed", "err", err)
-		return apierr.ErrInternal
+		return edge.ErrInternal
 	}
 	a.warn.Warn("stats query failed", "err", err)
-	return apierr.Unavailable("cannot run the query right now; try again shortly")
+	return edge.Unavailable("cannot run the query right now; try again shortly")
 }
 
 // export streams the result of ?query=JSON (the body of /api/v1/query) as
@@ -243,11 +230,11 @@ func (a *API) queryError(err error) error {
 func (a *API) export(c *fiber.Ctx) error {
 	format := c.Query("format", "csv")
 	if format != "csv" && format != "ndjson" {
-		return apierr.Invalid(`format: must be "csv" or "ndjson"`)
+		return edge.Invalid(`format: must be "csv" or "ndjson"`)
 	}
 	raw := c.Query("query")
 	if raw == "" {
-		return apierr.Invalid(`query: give the query as JSON, as for POST /api/v1/query, e.g. ?query={"metrics":["views"],"dimensions":["time:day"]}`)
+		return edge.Invalid(`query: give the query as JSON, as for POST /api/v1/query, e.g. ?query={"metrics":["views"],"dimensions":["time:day"]}`)
 	}
 	q, err := query.DecodeQuery([]byte(raw))
 	if err != nil {

@@ -19,17 +19,17 @@ import (
 
 	"github.com/credstats/credstats/aggregator/internal/rolluptest"
 	"github.com/credstats/credstats/cmd/credstats/server"
-	"github.com/credstats/credstats/internal/keys"
+	"github.com/credstats/credstats/internal/auth"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
 
 func TestQueryAndExportNeedAStatsKey(t *testing.T) {
 	e := newEnv(t, nil)
-	valid, _ := e.key(keys.StatsRead)
-	wrongScope, _ := e.key(keys.EventsWrite, keys.Dashboard)
-	revoked, revokedID := e.key(keys.StatsRead)
-	must(t, keys.NewStore(e.conn, 0).Revoke(context.Background(), revokedID))
+	valid, _ := e.key(auth.StatsRead)
+	wrongScope, _ := e.key(auth.EventsWrite, auth.Dashboard)
+	revoked, revokedID := e.key(auth.StatsRead)
+	must(t, auth.NewKeys(e.conn, 0).Revoke(context.Background(), revokedID))
 	const body = `{"metrics":["views"]}`
 	exportPath := "/api/v1/export?query=" + url.QueryEscape(body)
 	for _, c := range []struct {
@@ -59,7 +59,7 @@ func TestQueryAndExportNeedAStatsKey(t *testing.T) {
 
 func TestQueryValidation(t *testing.T) {
 	e := newEnv(t, nil)
-	token, _ := e.key(keys.StatsRead)
+	token, _ := e.key(auth.StatsRead)
 	for _, c := range []struct{ body, field string }{
 		{`{`, "body"},
 		{`[]`, "body"},
@@ -150,7 +150,7 @@ func golden(t *testing.T, name string, got []byte) {
 func TestGoldenAnswers(t *testing.T) {
 	e := newEnv(t, nil)
 	rolluptest.Seed(t, e.conn, 800, 3, rolluptest.Now, 40*24*time.Hour)
-	token, _ := e.key(keys.StatsRead)
+	token, _ := e.key(auth.StatsRead)
 	for _, c := range []struct{ name, body string }{
 		{"totals_30d", `{"metrics":["events","views","unique_viewers","shares","downloads","verifications","linkedin_adds","link_copies","share_rate"]}`},
 		{"daily_7d_berlin", `{"metrics":["views","unique_viewers","shares","share_rate"],"dimensions":["time:day"],"date_range":"7d","timezone":"Europe/Berlin"}`},
@@ -187,7 +187,7 @@ func TestGoldenAnswers(t *testing.T) {
 func TestExportStreamsTheQueryResult(t *testing.T) {
 	e := newEnv(t, nil)
 	rolluptest.Seed(t, e.conn, 3000, 4, rolluptest.Now, 60*24*time.Hour)
-	token, _ := e.key(keys.StatsRead)
+	token, _ := e.key(auth.StatsRead)
 	for _, body := range []string{
 		`{"metrics":["views","share_rate"],"dimensions":["credential","country","browser"],"date_range":"all"}`,
 		`{"metrics":["views","unique_viewers"],"dimensions":["time:day","network"],"date_range":"30d","timezone":"Asia/Kathmandu"}`,

@@ -14,7 +14,7 @@ import (
 
 	"github.com/credstats/credstats/aggregator"
 	"github.com/credstats/credstats/aggregator/internal/rolluptest"
-	"github.com/credstats/credstats/internal/keys"
+	"github.com/credstats/credstats/internal/auth"
 )
 
 // checker validates JSON values against the subset of JSON Schema the
@@ -151,8 +151,8 @@ func TestCheckerCatchesMismatches(t *testing.T) {
 func TestOpenAPIDescribesEveryRouteAndAnswer(t *testing.T) {
 	e := newEnv(t, nil)
 	rolluptest.Seed(t, e.conn, 300, 7, rolluptest.Now, 10*24*time.Hour)
-	stats, _ := e.key(keys.StatsRead)
-	ingest, _ := e.key(keys.EventsWrite)
+	stats, _ := e.key(auth.StatsRead)
+	ingest, _ := e.key(auth.EventsWrite)
 
 	r := e.get("/api/openapi.json")
 	var doc map[string]any

@@ -21,6 +21,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/credstats/credstats/internal/dedup"
+	"github.com/credstats/credstats/internal/edge"
 	"github.com/credstats/credstats/internal/event"
 )
 
@@ -97,7 +98,7 @@ func setDefault[T int | int64 | float64 | time.Duration](v *T, def T) {
 // Collector is the ingest pipeline.
 type Collector struct {
 	o        Options
-	gate     *Gate
+	gate     *edge.Gate
 	salts    *salts
 	dedup    *dedup.Set
 	agents   *classifier
@@ -118,7 +119,12 @@ func New(o Options) (*Collector, error) {
 	if err := o.fill(); err != nil {
 		return nil, err
 	}
-	gate, err := NewGate(o.TrustedProxies, o.RateLimit, o.RateBurst, o.Now)
+	var c *Collector
+	gate, err := edge.NewGate(edge.GateOptions{
+		TrustedProxies: o.TrustedProxies, Rate: o.RateLimit, Burst: o.RateBurst, Now: o.Now,
+		// The gate refuses nothing before New has made the metrics.
+		Refused: func() { c.metrics.dropped.WithLabelValues("rate_limited").Inc() },
+	})
 	if err != nil {
 		return nil, fmt.Errorf("collector: %w", err)
 	}
@@ -130,7 +136,7 @@ func New(o Options) (*Collector, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Collector{
+	c = &Collector{
 		o:        o,
 		gate:     gate,
 		salts:    s,
@@ -145,7 +151,6 @@ func New(o Options) (*Collector, error) {
 		o.Logger.Error("cannot restore the dedup set, starting empty", "err", err)
 	}
 	c.metrics = newMetrics(o.Registerer, c)
-	gate.refused = c.metrics.dropped.WithLabelValues("rate_limited").Inc
 	if o.NoSpool {
 		c.queue = newMemoryQueue(&c.o, c.metrics)
 	} else if c.queue, err = openSpoolQueue(&c.o, c.dedup, c.snapPath, c.metrics); err != nil {
@@ -202,7 +207,10 @@ func (c *Collector) snapshot() error {
 }
 
 // Gate is the collector's gate, which its public routes go through.
-func (c *Collector) Gate() *Gate { return c.gate }
+func (c *Collector) Gate() *edge.Gate { return c.gate }
+
+// Now is the collector's clock, which dates the events it takes.
+func (c *Collector) Now() time.Time { return c.o.Now() }
 
 // Hit is one event as it arrived.
 type Hit struct {
@@ -253,7 +261,7 @@ func (c *Collector) Ingest(h Hit) (Result, error) {
 	if cc := iploc.IPCountry(ip); cc != "ZZ" {
 		e.Country = cc
 	}
-	ip = identity(ip)
+	ip = edge.Identity(ip)
 	e.Visitor = hashVisitor(pair.today, ip, h.UserAgent)
 	var key uint64
 	if h.Source != event.API {

@@ -6,7 +6,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
-	"github.com/credstats/credstats/internal/apierr"
+	"github.com/credstats/credstats/internal/edge"
 	"github.com/credstats/credstats/internal/event"
 )
 
@@ -19,16 +19,18 @@ const DroppedHeader = "X-Credstats-Dropped"
 // gif is the smallest transparent 1x1 GIF.
 var gif = []byte("GIF89a\x01\x00\x01\x00\x80\x00\x00\x00\x00\x00\x00\x00\x00!\xf9\x04\x01\x00\x00\x00\x00,\x00\x00\x00\x00\x01\x00\x01\x00\x00\x02\x02D\x01\x00;")
 
-// Routes registers the public ingest routes.
+// Routes registers the collector's own public ingest routes; the
+// compatible APIs (package compat) register theirs beside them.
 func (c *Collector) Routes(r fiber.Router) {
 	r.Options("/api/event", preflight)
 	r.Post("/api/event", c.gate.Limited(c.postEvent))
 	r.Get("/api/event.gif", c.gate.Limited(c.pixel))
-	r.Post("/awards/:id/event", apierr.BadgesNinja(c.gate.Limited(c.badgesNinjaEvent)))
 }
 
-func (c *Collector) hit(ctx *fiber.Ctx, in event.Input, source event.Source) Hit {
-	return Hit{Input: in, Source: source, IP: c.gate.clientIP(ctx), UserAgent: ctx.Get(fiber.HeaderUserAgent)}
+// HitFrom makes a Hit of what a request says: in, with the request's
+// client address (through the gate's trusted proxies) and user agent.
+func (c *Collector) HitFrom(ctx *fiber.Ctx, in event.Input, source event.Source) Hit {
+	return Hit{Input: in, Source: source, IP: c.gate.Client(ctx), UserAgent: ctx.Get(fiber.HeaderUserAgent)}
 }
 
 func preflight(ctx *fiber.Ctx) error {
@@ -39,23 +41,23 @@ func preflight(ctx *fiber.Ctx) error {
 	return ctx.SendStatus(fiber.StatusNoContent)
 }
 
-// checkBody refuses bodies over MaxBodySize and types other than JSON or
+// CheckBody refuses bodies over MaxBodySize and types other than JSON or
 // plain text (what sendBeacon sends, to avoid a CORS preflight).
-func checkBody(ctx *fiber.Ctx) error {
+func CheckBody(ctx *fiber.Ctx) error {
 	if len(ctx.Body()) > MaxBodySize {
-		return apierr.ErrTooLarge
+		return edge.ErrTooLarge
 	}
 	ct, _, _ := strings.Cut(ctx.Get(fiber.HeaderContentType), ";")
 	switch strings.TrimSpace(strings.ToLower(ct)) {
 	case "", fiber.MIMETextPlain, fiber.MIMEApplicationJSON:
 		return nil
 	}
-	return apierr.Invalid("Content-Type must be application/json or text/plain")
+	return edge.Invalid("Content-Type must be application/json or text/plain")
 }
 
 func (c *Collector) postEvent(ctx *fiber.Ctx) error {
 	ctx.Set(fiber.HeaderAccessControlAllowOrigin, "*")
-	if err := checkBody(ctx); err != nil {
+	if err := CheckBody(ctx); err != nil {
 		return err
 	}
 	// Decode copies every string out of Fiber's reused buffer.
@@ -63,9 +65,9 @@ func (c *Collector) postEvent(ctx *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	res, err := c.Ingest(c.hit(ctx, in, event.Beacon))
+	res, err := c.Ingest(c.HitFrom(ctx, in, event.Beacon))
 	if err != nil {
-		return ingestErr(err)
+		return IngestError(err)
 	}
 	if res.Duplicate {
 		ctx.Set(DroppedHeader, "duplicate")
@@ -84,9 +86,9 @@ func (c *Collector) pixel(ctx *fiber.Ctx) error {
 		Referrer:   ctx.Query("referrer"),
 	}
 	in = cloneInput(in)
-	res, err := c.Ingest(c.hit(ctx, in, event.Pixel))
+	res, err := c.Ingest(c.HitFrom(ctx, in, event.Pixel))
 	if err != nil {
-		return ingestErr(err)
+		return IngestError(err)
 	}
 	if res.Duplicate {
 		ctx.Set(DroppedHeader, "duplicate")
@@ -96,22 +98,10 @@ func (c *Collector) pixel(ctx *fiber.Ctx) error {
 	return ctx.Send(gif)
 }
 
-// ingestErr turns the collector's own refusals into API errors.
-func ingestErr(err error) error {
+// IngestError turns the collector's own refusals of Ingest into API errors.
+func IngestError(err error) error {
 	if errors.Is(err, ErrQueueFull) {
-		return apierr.Unavailable(err.Error())
-	}
-	return err
-}
-
-// renameField names a validation error's field as the route's client
-// knows it.
-func renameField(err error, names map[string]string) error {
-	var fe *event.FieldError
-	if errors.As(err, &fe) {
-		if n, ok := names[fe.Field]; ok {
-			fe.Field = n
-		}
+		return edge.Unavailable(err.Error())
 	}
 	return err
 }

@@ -15,8 +15,9 @@ import (
 )
 
 // The assets are embedded, so the dashboard works offline and its pages
-// never ask another host for anything. echarts.min.js is ECharts 5.6.0 from
-// the npm package `echarts` (Apache-2.0, see echarts.LICENSE).
+// never ask another host for anything. echarts.min.js is the dashboard's own
+// build of ECharts 5.6.0 from the npm package `echarts` (Apache-2.0, see
+// echarts.LICENSE), made by `make echarts` with only the charts it draws.
 //
 //go:embed assets
 var assetFS embed.FS
@@ -36,6 +37,9 @@ func loadAssets() map[string]*asset {
 		panic(err) // Embedded: this cannot fail at run time.
 	}
 	for _, e := range entries {
+		if strings.HasSuffix(e.Name(), ".gz") {
+			continue // The gzip of another asset, made by its build.
+		}
 		b, _ := assetFS.ReadFile("assets/" + e.Name())
 		sum := sha256.Sum256(b)
 		a := &asset{body: b, version: hex.EncodeToString(sum[:6]), contentType: mime.TypeByExtension(path.Ext(e.Name()))}
@@ -44,6 +48,12 @@ func loadAssets() map[string]*asset {
 		}
 		if strings.HasPrefix(a.contentType, "text/") && !strings.Contains(a.contentType, "charset") {
 			a.contentType += "; charset=utf-8"
+		}
+		// A build may ship a smaller gzip than this one (zopfli's) as NAME.gz.
+		if gz, err := assetFS.ReadFile("assets/" + e.Name() + ".gz"); err == nil {
+			a.gzipped = gz
+			m[e.Name()] = a
+			continue
 		}
 		var buf bytes.Buffer
 		zw, _ := gzip.NewWriterLevel(&buf, gzip.BestCompression)

@@ -9,16 +9,19 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
-	"github.com/credstats/credstats/internal/apierr"
-	"github.com/credstats/credstats/internal/keys"
+	"github.com/credstats/credstats/internal/auth"
+	"github.com/credstats/credstats/internal/edge"
 )
+
+// CookieName is the session cookie's name.
+const CookieName = "credstats_session"
 
 // viewer is who looks at a page and what they may see.
 type viewer struct {
 	// base is the root of every address the viewer's pages link to:
 	// /dashboard, or /dashboard/s/TOKEN for a shared link.
 	base  string
-	scope Scope
+	scope auth.Scope
 	name  string // the API key's name, or the link's
 	link  bool
 }
@@ -69,7 +72,7 @@ func (d *Dashboard) requireSession(c *fiber.Ctx) error {
 // session returns the name of the key the request's session was opened
 // with, after checking the key is still valid for the dashboard.
 func (d *Dashboard) session(c *fiber.Ctx) (string, error) {
-	s, err := parseSession(d.o.Secret, c.Cookies(CookieName), d.o.Now())
+	s, err := auth.ParseSession(d.o.Secret, c.Cookies(CookieName), d.o.Now())
 	if err != nil {
 		return "", err
 	}
@@ -80,10 +83,10 @@ func (d *Dashboard) session(c *fiber.Ctx) (string, error) {
 	}
 	ctx, cancel := context.WithTimeout(c.UserContext(), 5*time.Second)
 	defer cancel()
-	k, err := d.o.Keys.Check(ctx, s.KeyID, keys.Dashboard)
+	k, err := d.o.Keys.Check(ctx, s.KeyID, auth.Dashboard)
 	switch {
-	case errors.Is(err, keys.ErrUnknown), errors.Is(err, keys.ErrRevoked), errors.Is(err, keys.ErrForbidden), errors.Is(err, keys.ErrNotFound):
-		err = errBadSession
+	case errors.Is(err, auth.ErrKeyUnknown), errors.Is(err, auth.ErrKeyRevoked), errors.Is(err, auth.ErrKeyForbidden), errors.Is(err, auth.ErrKeyNotFound):
+		err = auth.ErrBadSession
 	case err != nil:
 		d.warn.Warn("cannot check a dashboard session's key", "err", err)
 		return "", errCannotCheck
@@ -121,7 +124,7 @@ func (d *Dashboard) refuse(c *fiber.Ctx) (bool, error) {
 func (d *Dashboard) pageWhenLimited(h fiber.Handler) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		err := h(c)
-		if errors.Is(err, apierr.ErrRateLimited) {
+		if errors.Is(err, edge.ErrRateLimited) {
 			c.Set(fiber.HeaderRetryAfter, "10")
 			return d.errorPage(c, fiber.StatusTooManyRequests, "Too many attempts", "This address sent too many requests. Try again in a few seconds.")
 		}
@@ -146,10 +149,10 @@ func (d *Dashboard) requireLink(c *fiber.Ctx) error {
 	token := c.Params("token")
 	link, err := d.links.Open(c.UserContext(), token)
 	switch {
-	case errors.Is(err, ErrLinkRevoked):
+	case errors.Is(err, auth.ErrLinkRevoked):
 		d.failed(c)
 		return d.errorPage(c, fiber.StatusGone, "This link was revoked", "Ask whoever sent it for a new one.")
-	case errors.Is(err, ErrLinkInvalid):
+	case errors.Is(err, auth.ErrLinkInvalid):
 		d.failed(c)
 		return d.errorPage(c, fiber.StatusNotFound, "This link does not work", "Check that it was copied whole, or ask whoever sent it for a new one.")
 	case err != nil:
@@ -190,16 +193,16 @@ func (d *Dashboard) login(c *fiber.Ctx) error {
 	}
 	ctx, cancel := context.WithTimeout(c.UserContext(), 5*time.Second)
 	defer cancel()
-	k, err := d.o.Keys.Authenticate(ctx, token, keys.Dashboard)
-	if errors.Is(err, keys.ErrUnknown) || errors.Is(err, keys.ErrRevoked) {
+	k, err := d.o.Keys.Authenticate(ctx, token, auth.Dashboard)
+	if errors.Is(err, auth.ErrKeyUnknown) || errors.Is(err, auth.ErrKeyRevoked) {
 		d.failed(c)
 	}
 	switch {
-	case errors.Is(err, keys.ErrUnknown):
+	case errors.Is(err, auth.ErrKeyUnknown):
 		return fail(fiber.StatusUnauthorized, "That key is not valid. Check it was copied whole.")
-	case errors.Is(err, keys.ErrRevoked):
+	case errors.Is(err, auth.ErrKeyRevoked):
 		return fail(fiber.StatusUnauthorized, "That key has been revoked.")
-	case errors.Is(err, keys.ErrForbidden):
+	case errors.Is(err, auth.ErrKeyForbidden):
 		return fail(fiber.StatusForbidden, "That key lacks the dashboard scope. Create one with: credstats keys create --name NAME --scope dashboard")
 	case err != nil:
 		d.warn.Warn("cannot check a dashboard sign-in", "err", err)
@@ -208,7 +211,7 @@ func (d *Dashboard) login(c *fiber.Ctx) error {
 	exp := d.o.Now().Add(d.o.SessionTTL)
 	c.Cookie(&fiber.Cookie{
 		Name:     CookieName,
-		Value:    signSession(d.o.Secret, session{KeyID: k.ID, Expires: exp}),
+		Value:    auth.SignSession(d.o.Secret, auth.Session{KeyID: k.ID, Expires: exp}),
 		Path:     "/dashboard",
 		Expires:  exp,
 		HTTPOnly: true,

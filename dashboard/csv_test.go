@@ -17,7 +17,7 @@ import (
 
 	"github.com/credstats/credstats/aggregator/query"
 	"github.com/credstats/credstats/dashboard"
-	"github.com/credstats/credstats/internal/keys"
+	"github.com/credstats/credstats/internal/auth"
 )
 
 // TestExportCSVHoldsNoFormulas: group and referrer values that start
@@ -42,7 +42,7 @@ func TestExportCSVHoldsNoFormulas(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitForEvents(t, e, seeded+len(formulas))
-	token, _, err := e.keys.Create(ctx, "marketing", []string{keys.Dashboard})
+	token, _, err := e.keys.Create(ctx, "marketing", []string{auth.Dashboard})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -117,7 +117,7 @@ func TestExportCSVThatFailsIsCut(t *testing.T) {
 	}
 	go app.Listener(ln)
 	t.Cleanup(func() { app.ShutdownWithTimeout(5 * time.Second) })
-	_, token, err := dashboard.NewLinks(e.conn, secret, 0).Create(context.Background(), "", dashboard.Scope{Kind: dashboard.ScopeGroup, Value: "g0"})
+	_, token, err := auth.NewLinks(e.conn, secret, 0).Create(context.Background(), "", auth.Scope{Kind: auth.ScopeGroup, Value: "g0"})
 	if err != nil {
 		t.Fatal(err)
 	}

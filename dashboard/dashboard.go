@@ -9,14 +9,16 @@ import (
 	"context"
 	"crypto/rand"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/middleware/compress"
 
 	"github.com/credstats/credstats/aggregator/query"
-	"github.com/credstats/credstats/internal/keys"
+	"github.com/credstats/credstats/internal/auth"
 	"github.com/credstats/credstats/internal/logthrottle"
 	"github.com/credstats/credstats/internal/ttlcache"
 )
@@ -31,10 +33,10 @@ type Engine interface {
 // Options configure a Dashboard. Engine, Keys and Conn are required.
 type Options struct {
 	Engine Engine
-	Keys   *keys.Store
+	Keys   *auth.Keys
 	// Conn reads the shared links; it may be read-only.
 	Conn driver.Conn
-	// Secret signs sessions and shared links (LoadSecret). Without one a
+	// Secret signs sessions and shared links (auth.LoadSecret). Without one a
 	// random secret is made: sessions end with the process and no link
 	// made by `credstats links` opens.
 	Secret []byte
@@ -44,7 +46,7 @@ type Options struct {
 	Limited func(fiber.Handler) fiber.Handler
 	// Guard holds back clients that fail to sign in or open links too
 	// often; nil holds back none.
-	Guard keys.Guard
+	Guard auth.Guard
 	// Ready reports whether ClickHouse has answered with the current
 	// schema; until it does, pages say the dashboard is starting. Nil: ready.
 	Ready func() bool
@@ -68,7 +70,7 @@ type Options struct {
 // Dashboard serves the pages.
 type Dashboard struct {
 	o        Options
-	links    *Links
+	links    *auth.Links
 	sessions *ttlcache.Cache[string, sessionCheck] // by key id
 	warn     *slog.Logger                          // rate-limited: anonymous requests reach it
 
@@ -87,7 +89,7 @@ func New(o Options) *Dashboard {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	if len(o.Secret) == 0 {
-		o.Secret = make([]byte, minSecret)
+		o.Secret = make([]byte, auth.MinSecret)
 		rand.Read(o.Secret)
 		o.Logger.Warn("the dashboard has no secret: sign-ins end with this process and shared links do not open")
 	}
@@ -115,7 +117,7 @@ func New(o Options) *Dashboard {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	d := &Dashboard{o: o, links: NewLinks(o.Conn, o.Secret, o.CacheTTL), flights: map[string]*flight{},
+	d := &Dashboard{o: o, links: auth.NewLinks(o.Conn, o.Secret, o.CacheTTL), flights: map[string]*flight{},
 		warn: logthrottle.New(o.Logger, 10*time.Second)}
 	if o.CacheTTL > 0 {
 		d.sessions = ttlcache.New[string, sessionCheck](4096, o.Now)
@@ -125,6 +127,11 @@ func New(o Options) *Dashboard {
 
 // Routes registers /dashboard and everything below it.
 func (d *Dashboard) Routes(r fiber.Router) {
+	// Pages and sections go out compressed (a page's 30 KB of HTML is 4 KB
+	// gzipped); assets carry their own gzip, and CSVs stream as they are.
+	r.Use("/dashboard", compress.New(compress.Config{Next: func(c *fiber.Ctx) bool {
+		return strings.HasPrefix(c.Path(), "/dashboard/assets/") || strings.HasSuffix(c.Path(), ".csv")
+	}}))
 	r.Get("/dashboard/assets/:name", serveAsset)
 	r.Get("/dashboard/login", d.loginPage)
 	r.Post("/dashboard/login", d.pageWhenLimited(d.o.Limited(d.login)))

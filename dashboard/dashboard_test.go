@@ -16,7 +16,7 @@ import (
 
 	"github.com/credstats/credstats/aggregator/query"
 	"github.com/credstats/credstats/dashboard"
-	"github.com/credstats/credstats/internal/keys"
+	"github.com/credstats/credstats/internal/auth"
 	"github.com/credstats/credstats/internal/testutil/chtest"
 )
 
@@ -27,8 +27,8 @@ type env struct {
 	t     *testing.T
 	conn  driver.Conn
 	app   *fiber.App
-	keys  *keys.Store
-	links *dashboard.Links
+	keys  *auth.Keys
+	links *auth.Links
 }
 
 const seeded = 3600
@@ -47,7 +47,7 @@ FROM numbers(3600)`)
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &env{t: t, conn: conn, keys: keys.NewStore(conn, 0)}
+	e := &env{t: t, conn: conn, keys: auth.NewKeys(conn, 0)}
 	engine := query.NewEngine(conn, time.Now)
 	// The rollups fill after the events table.
 	deadline := time.Now().Add(20 * time.Second)
@@ -65,7 +65,7 @@ FROM numbers(3600)`)
 	if o.Secret == nil {
 		o.Secret = []byte(strings.Repeat("k", 32))
 	}
-	e.links = dashboard.NewLinks(conn, o.Secret, 0)
+	e.links = auth.NewLinks(conn, o.Secret, 0)
 	e.app = fiber.New()
 	dashboard.New(o).Routes(e.app)
 	return e
@@ -119,11 +119,11 @@ func views(t *testing.T, body string) string {
 func TestSignIn(t *testing.T) {
 	e := newEnv(t, dashboard.Options{})
 	ctx := context.Background()
-	dash, k, err := e.keys.Create(ctx, "marketing", []string{keys.Dashboard})
+	dash, k, err := e.keys.Create(ctx, "marketing", []string{auth.Dashboard})
 	if err != nil {
 		t.Fatal(err)
 	}
-	stats, _, _ := e.keys.Create(ctx, "service", []string{keys.StatsRead})
+	stats, _, _ := e.keys.Create(ctx, "service", []string{auth.StatsRead})
 
 	r := e.get("/dashboard?range=7d", "")
 	if r.status != http.StatusSeeOther || r.header.Get("Location") != "/dashboard/login?next=%2Fdashboard%3Frange%3D7d" {
@@ -172,7 +172,7 @@ func TestSignIn(t *testing.T) {
 func TestLinkScope(t *testing.T) {
 	e := newEnv(t, dashboard.Options{})
 	ctx := context.Background()
-	link, token, err := e.links.Create(ctx, "partner", dashboard.Scope{Kind: dashboard.ScopeGroup, Value: "g1"})
+	link, token, err := e.links.Create(ctx, "partner", auth.Scope{Kind: auth.ScopeGroup, Value: "g1"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -208,12 +208,12 @@ func TestLinkScope(t *testing.T) {
 		t.Errorf("tampered link: %d, want 404", r.status)
 	}
 	// Signed with another secret, the same link does not open.
-	other := dashboard.NewLinks(e.conn, []byte(strings.Repeat("x", 32)), 0).Token(link)
+	other := auth.NewLinks(e.conn, []byte(strings.Repeat("x", 32)), 0).Token(link)
 	if r := e.get("/dashboard/s/"+other, ""); r.status != http.StatusNotFound {
 		t.Errorf("link signed with another secret: %d, want 404", r.status)
 	}
 
-	_, ctoken, _ := e.links.Create(ctx, "", dashboard.Scope{Kind: dashboard.ScopeCredential, Value: "c3"})
+	_, ctoken, _ := e.links.Create(ctx, "", auth.Scope{Kind: auth.ScopeCredential, Value: "c3"})
 	cbase := "/dashboard/s/" + ctoken
 	if r := e.get(cbase+"?range=all&credential=c0", ""); r.status != 200 || views(t, r.body) != "300" || !strings.Contains(r.body, "c3") {
 		t.Errorf("credential link: %d, views %s", r.status, views(t, r.body))
@@ -236,7 +236,7 @@ func TestLinkScope(t *testing.T) {
 // section route then answers.
 func TestSlowSectionsLoadOnTheirOwn(t *testing.T) {
 	e := newEnv(t, dashboard.Options{Budget: time.Nanosecond})
-	_, token, _ := e.links.Create(context.Background(), "", dashboard.Scope{Kind: dashboard.ScopeGroup, Value: "g0"})
+	_, token, _ := e.links.Create(context.Background(), "", auth.Scope{Kind: auth.ScopeGroup, Value: "g0"})
 	page := e.get("/dashboard/s/"+token+"?range=all", "")
 	srcs := regexp.MustCompile(`data-src="([^"]+)" data-deferred`).FindAllStringSubmatch(page.body, -1)
 	if page.status != 200 || len(srcs) < 7 {

@@ -6,6 +6,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/credstats/credstats/aggregator/export"
+	"github.com/credstats/credstats/internal/auth"
 	"github.com/credstats/credstats/internal/event"
 )
 
@@ -14,7 +15,7 @@ import (
 // limit.
 func (d *Dashboard) export(c *fiber.Ctx) error {
 	v, _ := d.view(c, c.Params("id"))
-	if id := c.Params("id"); id != "" && (!event.ValidID(id) || v.scope.Kind == ScopeCredential && id != v.scope.Value) {
+	if id := c.Params("id"); id != "" && (!event.ValidID(id) || v.scope.Kind == auth.ScopeCredential && id != v.scope.Value) {
 		return c.Status(fiber.StatusNotFound).SendString("No such credential here.")
 	}
 	name := c.Query("section", "trend")

@@ -15,6 +15,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/credstats/credstats/aggregator/query"
+	"github.com/credstats/credstats/internal/auth"
 	"github.com/credstats/credstats/internal/event"
 )
 
@@ -55,12 +56,12 @@ func (d *Dashboard) view(c *fiber.Ctx, credential string) (view, []string) {
 	q, _ := url.ParseQuery(string(c.Request().URI().QueryString()))
 	st, notes := ParseState(q)
 	v := view{viewer: viewerOf(c), State: st, credential: credential, origin: c.BaseURL(), now: d.o.Now(), loc: d.o.Location}
-	if v.scope.Kind == ScopeCredential {
+	if v.scope.Kind == auth.ScopeCredential {
 		// A credential's link shows that credential's page, unfiltered.
 		v.credential = v.scope.Value
 		v.State.Credential, v.State.Group = "", ""
 	}
-	if v.scope.Kind == ScopeGroup {
+	if v.scope.Kind == auth.ScopeGroup {
 		v.State.Group = ""
 	}
 	return v, notes
@@ -75,7 +76,7 @@ func (d *Dashboard) checkScope(ctx context.Context, v viewer, credential string)
 	switch v.scope.Kind {
 	case "":
 		return nil
-	case ScopeCredential:
+	case auth.ScopeCredential:
 		if credential != v.scope.Value {
 			return errOutOfScope
 		}
@@ -107,7 +108,7 @@ func (d *Dashboard) credentialPage(c *fiber.Ctx) error {
 		return d.errorPage(c, fiber.StatusNotFound, "No such credential", "Credential ids are 1-128 characters of A-Z, a-z, 0-9, '.', '_', ':' and '-'.")
 	}
 	v, notes := d.view(c, id)
-	if v.scope.Kind == ScopeCredential && id != v.scope.Value || v.scope.Kind == ScopeGroup {
+	if v.scope.Kind == auth.ScopeCredential && id != v.scope.Value || v.scope.Kind == auth.ScopeGroup {
 		ctx, cancel := context.WithTimeout(c.UserContext(), d.o.SectionTimeout)
 		defer cancel()
 		switch err := d.checkScope(ctx, v.viewer, id); {
@@ -215,7 +216,7 @@ func chips(v view) []chip {
 // section answers one section's body, for the page's script.
 func (d *Dashboard) section(c *fiber.Ctx) error {
 	v, _ := d.view(c, c.Params("id"))
-	if id := c.Params("id"); id != "" && (!event.ValidID(id) || v.scope.Kind == ScopeCredential && id != v.scope.Value) {
+	if id := c.Params("id"); id != "" && (!event.ValidID(id) || v.scope.Kind == auth.ScopeCredential && id != v.scope.Value) {
 		return c.Status(fiber.StatusNotFound).SendString("No such credential here.")
 	}
 	s := findSection(v, c.Params("section"))
@@ -257,7 +258,7 @@ func (d *Dashboard) pageData(v view, outs []sectionOut, notes []string) map[stri
 		"Custom":      v.Range == customRange,
 		"Today":       v.now.In(v.loc).Format(dateLayout),
 		"ShowFilters": v.credential == "",
-		"ShowGroup":   v.scope.Kind != ScopeGroup,
+		"ShowGroup":   v.scope.Kind != auth.ScopeGroup,
 	}
 	if v.loc != time.UTC {
 		data["Zone"] = v.loc.String()
@@ -281,11 +282,11 @@ func (d *Dashboard) pageData(v view, outs []sectionOut, notes []string) map[stri
 	switch {
 	case v.credential != "":
 		data["Title"], data["Kicker"], data["Heading"] = "Credential "+v.credential, "Credential", v.credential
-		if v.scope.Kind != ScopeCredential {
+		if v.scope.Kind != auth.ScopeCredential {
 			s := v.State
 			data["Back"] = v.base + s.Query()
 		}
-	case v.scope.Kind == ScopeGroup:
+	case v.scope.Kind == auth.ScopeGroup:
 		data["Title"], data["Kicker"], data["Heading"] = "Group "+v.scope.Value, "Group", v.scope.Value
 	case v.Group != "":
 		data["Title"], data["Kicker"], data["Heading"] = "Group "+v.Group, "Group", v.Group

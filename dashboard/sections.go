@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/credstats/credstats/aggregator/query"
+	"github.com/credstats/credstats/internal/auth"
 	"github.com/credstats/credstats/internal/catalog"
 	"github.com/credstats/credstats/internal/event"
 )
@@ -138,7 +139,7 @@ func sectionsFor(v view) []*section {
 			continue
 		}
 		// A group's link shows its credentials but not a list of one group.
-		if s.name == "groups" && (v.scope.Kind == ScopeGroup || v.Group != "") {
+		if s.name == "groups" && (v.scope.Kind == auth.ScopeGroup || v.Group != "") {
 			continue
 		}
 		out = append(out, s)

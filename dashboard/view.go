@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/credstats/credstats/aggregator/query"
+	"github.com/credstats/credstats/internal/auth"
 )
 
 // view is one page as one viewer sees it: the viewer's scope, the state in
@@ -29,10 +30,10 @@ func (v view) filters() []query.Filter {
 	if v.credential != "" {
 		fs = append(fs, query.Filter{Op: "is", Dimension: "credential", Values: []string{v.credential}})
 	}
-	if v.Group != "" && v.scope.Kind != ScopeGroup {
+	if v.Group != "" && v.scope.Kind != auth.ScopeGroup {
 		fs = append(fs, query.Filter{Op: "is", Dimension: "group", Values: []string{v.Group}})
 	}
-	if v.State.Credential != "" && v.credential == "" && v.scope.Kind != ScopeCredential {
+	if v.State.Credential != "" && v.credential == "" && v.scope.Kind != auth.ScopeCredential {
 		fs = append(fs, query.Filter{Op: "is", Dimension: "credential", Values: []string{v.State.Credential}})
 	}
 	return fs
@@ -54,7 +55,7 @@ func (v view) pagePath() string {
 	switch {
 	case v.credential == "":
 		return v.base
-	case v.scope.Kind == ScopeCredential:
+	case v.scope.Kind == auth.ScopeCredential:
 		return v.base // A credential's link opens on the credential's page.
 	default:
 		return v.base + "/credentials/" + url.PathEscape(v.credential)
@@ -83,7 +84,7 @@ func (v view) exportURL(name string) string {
 func (v view) credentialURL(id string) string {
 	s := v.State
 	s.Credential = ""
-	if v.scope.Kind == ScopeCredential {
+	if v.scope.Kind == auth.ScopeCredential {
 		return v.base + s.Query()
 	}
 	return v.base + "/credentials/" + url.PathEscape(id) + s.Query()

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/credstats/credstats/aggregator/query"
+	"github.com/credstats/credstats/internal/auth"
 )
 
 // recorder is an Engine that answers nothing and keeps every query, to
@@ -40,14 +41,14 @@ func TestScopeInEveryQuery(t *testing.T) {
 		{Range: "all", Credential: "other-credential"},
 		{Range: "custom", From: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), To: time.Date(2026, 1, 31, 0, 0, 0, 0, time.UTC), Group: "g", Credential: "c"},
 	}
-	scopes := []Scope{{Kind: ScopeGroup, Value: "g1"}, {Kind: ScopeCredential, Value: "c1"}}
+	scopes := []auth.Scope{{Kind: auth.ScopeGroup, Value: "g1"}, {Kind: auth.ScopeCredential, Value: "c1"}}
 	for _, scope := range scopes {
 		for _, st := range states {
 			for _, page := range []string{"", "c1", "c2"} {
 				rec := &recorder{}
 				d := New(Options{Engine: rec, Secret: []byte("0123456789abcdef0123456789abcdef"), CacheTTL: -1})
 				v := view{viewer: viewer{base: "/dashboard/s/x", scope: scope, link: true}, State: st, credential: page, now: time.Now(), loc: time.UTC}
-				if scope.Kind == ScopeCredential {
+				if scope.Kind == auth.ScopeCredential {
 					v.credential, v.State.Credential = scope.Value, ""
 				}
 				for _, s := range sectionsFor(v) {

@@ -15,7 +15,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/credstats/credstats/aggregator/query"
-	"github.com/credstats/credstats/internal/apierr"
+	"github.com/credstats/credstats/internal/edge"
 )
 
 // CSV answers c with the rows of an export as CSV and closes cur;
@@ -163,7 +163,7 @@ func writeNDJSON(w *bufio.Writer, cur *query.Cursor) error {
 		}
 	}
 	if err := cur.Err(); err != nil {
-		b, _ := json.Marshal(apierr.Envelope(apierr.Unavailable("the export stopped early; try again")))
+		b, _ := json.Marshal(edge.Envelope(edge.Unavailable("the export stopped early; try again")))
 		w.Write(append(b, '\n'))
 		return err
 	}

@@ -7,11 +7,9 @@ import (
 	"fmt"
 	"os"
 	"strings"
-	"text/tabwriter"
-	"time"
 
 	"github.com/credstats/credstats/cmd/credstats/config"
-	"github.com/credstats/credstats/dashboard"
+	"github.com/credstats/credstats/internal/auth"
 	"github.com/credstats/credstats/internal/store"
 )
 
@@ -39,25 +37,22 @@ func linksCmd(args []string) error {
 	group := fs.String("group", "", "the group the link shows")
 	credential := fs.String("credential", "", "the credential the link shows")
 	sub, rest := args[0], args[1:]
-	var id string
-	if sub == "revoke" && len(rest) > 0 && !strings.HasPrefix(rest[0], "-") {
-		id, rest = rest[0], rest[1:]
-	}
+	id, rest := revokeID(sub, rest)
 	if err := config.Parse(fs, rest); err != nil {
 		return err
 	}
-	var scope dashboard.Scope
+	var scope auth.Scope
 	if sub == "create" {
 		switch {
 		case (*group == "") == (*credential == ""):
 			return errors.New("a link shows one group or one credential: give --group or --credential")
 		case *group != "":
-			scope = dashboard.Scope{Kind: dashboard.ScopeGroup, Value: *group}
+			scope = auth.Scope{Kind: auth.ScopeGroup, Value: *group}
 		default:
-			scope = dashboard.Scope{Kind: dashboard.ScopeCredential, Value: *credential}
+			scope = auth.Scope{Kind: auth.ScopeCredential, Value: *credential}
 		}
 	}
-	key, err := dashboard.LoadSecret(*secret, *dataDir)
+	key, err := auth.LoadSecret(*secret, *dataDir)
 	if err != nil {
 		return err
 	}
@@ -67,8 +62,8 @@ func linksCmd(args []string) error {
 		return err
 	}
 	defer conn.Close()
-	links := dashboard.NewLinks(conn, key, 0)
-	address := func(l dashboard.Link) string {
+	links := auth.NewLinks(conn, key, 0)
+	address := func(l auth.Link) string {
 		return strings.TrimSuffix(*baseURL, "/") + "/dashboard/s/" + links.Token(l)
 	}
 	switch sub {
@@ -79,29 +74,18 @@ func linksCmd(args []string) error {
 		}
 		fmt.Fprintf(os.Stderr, "Created link %s (%s) to %s. Anyone with it sees that %s's dashboard, read-only, until it is revoked.\n", l.ID, l.Name, l.Scope, l.Scope.Kind)
 		fmt.Println(address(l))
-	case "list":
-		list, err := links.List(ctx)
-		if err != nil {
-			return err
-		}
-		w := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(w, "ID\tNAME\tSCOPE\tCREATED\tSTATUS\tLINK")
-		for _, l := range list {
-			status, link := "active", address(l)
-			if l.Revoked() {
-				status, link = "revoked "+l.RevokedAt.UTC().Format(time.DateTime), "-"
-			}
-			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", l.ID, l.Name, l.Scope, l.CreatedAt.UTC().Format(time.DateTime), status, link)
-		}
-		return w.Flush()
-	case "revoke":
-		if id == "" {
-			return errors.New("which link? credstats links revoke ID (see credstats links list)")
-		}
-		if err := links.Revoke(ctx, id); err != nil {
-			return err
-		}
-		fmt.Fprintf(os.Stderr, "Revoked link %s: it stops opening within seconds.\n", id)
+	case "list", "revoke":
+		return revocable[auth.Link]{
+			noun: "link", list: links.List, revoke: links.Revoke, revoked: ": it stops opening within seconds.",
+			head: []string{"ID", "NAME", "SCOPE", "CREATED", "STATUS", "LINK"},
+			row: func(l auth.Link) []string {
+				link := address(l)
+				if l.Revoked() {
+					link = "-"
+				}
+				return []string{l.ID, l.Name, l.Scope.String(), created(l.CreatedAt), status(l.Revoked(), l.RevokedAt), link}
+			},
+		}.run(ctx, sub, id, os.Stdout, os.Stderr)
 	default:
 		return errors.New(linksUsage)
 	}

@@ -15,14 +15,14 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
-	"text/tabwriter"
 	"time"
 
 	"github.com/credstats/credstats/cmd/credstats/config"
 	"github.com/credstats/credstats/cmd/credstats/server"
 	"github.com/credstats/credstats/collector"
 	"github.com/credstats/credstats/dashboard"
-	"github.com/credstats/credstats/internal/keys"
+	"github.com/credstats/credstats/internal/auth"
+	"github.com/credstats/credstats/internal/edge"
 	"github.com/credstats/credstats/internal/store"
 	"github.com/credstats/credstats/schema"
 )
@@ -151,7 +151,7 @@ func serve(role string, args []string) error {
 	check.Add(*dedupKeys <= 0, "dedup-max-keys", "must be positive")
 	check.Add(*burst <= 0, "rate-burst", "must be positive")
 	check.Add(*rate == 0, "rate-limit", "must not be 0 (negative turns the limit off)")
-	perr := collector.CheckTrustedProxies(proxies)
+	perr := edge.CheckTrustedProxies(proxies)
 	check.Add(perr != nil, "trusted-proxies", "%v", perr)
 	check.Add(*queryTimeout <= 0, "query-timeout", "must be positive")
 	check.Add(*exportTimeout <= 0, "export-timeout", "must be positive")
@@ -162,7 +162,7 @@ func serve(role string, args []string) error {
 	if _, _, err := net.SplitHostPort(*listen); err != nil {
 		check.Add(true, "listen", "%v", err)
 	}
-	secret, serr := dashboard.LoadSecret(*dashSecret, *dataDir)
+	secret, serr := auth.LoadSecret(*dashSecret, *dataDir)
 	check.Add(serr != nil, "dashboard-secret", "%v", serr)
 	errs = append(errs, check.Err())
 	if err := errors.Join(errs...); err != nil {
@@ -275,10 +275,7 @@ Scopes: ` + "events:write, stats:read, dashboard"
 	var scopes config.StringList
 	fs.Var(&scopes, "scope", "a scope: events:write, stats:read or dashboard (repeatable)")
 	sub, rest := args[0], args[1:]
-	var id string
-	if sub == "revoke" && len(rest) > 0 && !strings.HasPrefix(rest[0], "-") {
-		id, rest = rest[0], rest[1:]
-	}
+	id, rest := revokeID(sub, rest)
 	if err := config.Parse(fs, rest); err != nil {
 		return err
 	}
@@ -288,7 +285,7 @@ Scopes: ` + "events:write, stats:read, dashboard"
 		return err
 	}
 	defer conn.Close()
-	ks := keys.NewStore(conn, 0)
+	ks := auth.NewKeys(conn, 0)
 	switch sub {
 	case "create":
 		token, k, err := ks.Create(ctx, *name, scopes)
@@ -297,29 +294,14 @@ Scopes: ` + "events:write, stats:read, dashboard"
 		}
 		fmt.Fprintf(os.Stderr, "Created key %s (%s) with scopes %s.\nThis is the only time it is shown: store it now.\n", k.ID, k.Name, strings.Join(k.Scopes, ", "))
 		fmt.Println(token)
-	case "list":
-		list, err := ks.List(ctx)
-		if err != nil {
-			return err
-		}
-		w := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(w, "ID\tNAME\tSCOPES\tCREATED\tSTATUS")
-		for _, k := range list {
-			status := "active"
-			if k.Revoked() {
-				status = "revoked " + k.RevokedAt.UTC().Format(time.DateTime)
-			}
-			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", k.ID, k.Name, strings.Join(k.Scopes, ","), k.CreatedAt.UTC().Format(time.DateTime), status)
-		}
-		return w.Flush()
-	case "revoke":
-		if id == "" {
-			return errors.New("which key? credstats keys revoke ID (see credstats keys list)")
-		}
-		if err := ks.Revoke(ctx, id); err != nil {
-			return err
-		}
-		fmt.Fprintf(os.Stderr, "Revoked key %s.\n", id)
+	case "list", "revoke":
+		return revocable[auth.Key]{
+			noun: "key", list: ks.List, revoke: ks.Revoke, revoked: ".",
+			head: []string{"ID", "NAME", "SCOPES", "CREATED", "STATUS"},
+			row: func(k auth.Key) []string {
+				return []string{k.ID, k.Name, strings.Join(k.Scopes, ","), created(k.CreatedAt), status(k.Revoked(), k.RevokedAt)}
+			},
+		}.run(ctx, sub, id, os.Stdout, os.Stderr)
 	default:
 		return errors.New(keysUsage)
 	}

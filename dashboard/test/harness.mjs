@@ -77,6 +77,26 @@ SELECT
 FROM numbers(${Number(n)})`);
 }
 
+// seedCredentials inserts n events (views, shares and LinkedIn adds, no
+// bots) spread over the given credentials of one group in the last 20 days,
+// for pages that must show particular ids, such as long ones.
+export function seedCredentials(n, credentials, group) {
+  const ids = credentials.map((c) => `'${c}'`).join(', ');
+  return sql(`INSERT INTO events (id, time, credential, group_id, type, network, actor, source, visitor,
+    url_host, url_path, referrer_host, referrer_path, country, browser, os, device, bot_reason)
+SELECT
+    generateUUIDv4(),
+    toDateTime(now() - 3600 - (intHash32(number) % (20 * 86400))),
+    arrayElement([${ids}], (number % ${credentials.length}) + 1),
+    '${group}',
+    arrayElement(['view', 'view', 'view', 'view', 'share', 'linkedin_add'], (intHash32(number * 5) % 6) + 1),
+    if(intHash32(number * 5) % 6 = 4, 'linkedin', ''),
+    if(number % 3 = 0, 'recipient', 'guest'),
+    'beacon', cityHash64(number % 700), 'credentials.example.org', '/c/x', '', '', 'DE',
+    'Chrome', 'Linux', 'desktop', ''
+FROM numbers(${Number(n)})`);
+}
+
 export async function credstats(...args) {
   const { stdout } = await promisify(execFile)(bin, [...args, '--clickhouse', dsn], { env: { ...process.env } });
   return stdout.trim();

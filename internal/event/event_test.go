@@ -93,33 +93,6 @@ func TestDecode(t *testing.T) {
 	f(`{"type":{"x":1}}`, "type", false)
 }
 
-func TestCertifierTypesMapOntoTheModel(t *testing.T) {
-	if len(event.CertifierTypes) != 13 {
-		t.Fatalf("%d Certifier types, want 13", len(event.CertifierTypes))
-	}
-	seen := map[[2]uint8]string{}
-	for _, name := range event.CertifierTypes {
-		typ, network, ok := event.ParseCertifierType(name)
-		if !ok {
-			t.Errorf("%s does not map", name)
-			continue
-		}
-		if _, err := (event.Input{Credential: "c", Type: typ.String(), Network: network.String()}).Event(); err != nil {
-			t.Errorf("%s maps to an invalid event: %v", name, err)
-		}
-		key := [2]uint8{uint8(typ), uint8(network)}
-		if other, dup := seen[key]; dup {
-			t.Errorf("%s and %s map to the same event", name, other)
-		}
-		seen[key] = name
-	}
-	for _, bad := range []string{"", "credential_shared_to_", "credential_shared_to_myspace", "viewed"} {
-		if _, _, ok := event.ParseCertifierType(bad); ok {
-			t.Errorf("%q maps, want refused", bad)
-		}
-	}
-}
-
 // FuzzDecode checks that no body can crash the decoder and that whatever
 // passes validation keeps the rules of the event model.
 func FuzzDecode(f *testing.F) {

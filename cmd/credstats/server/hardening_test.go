@@ -18,7 +18,7 @@ import (
 
 	"github.com/credstats/credstats/cmd/credstats/server"
 	"github.com/credstats/credstats/dashboard"
-	"github.com/credstats/credstats/internal/keys"
+	"github.com/credstats/credstats/internal/auth"
 	"github.com/credstats/credstats/internal/testutil/chtest"
 	"github.com/credstats/credstats/internal/testutil/fakeclock"
 	"github.com/credstats/credstats/internal/testutil/faultproxy"
@@ -95,9 +95,9 @@ func TestCachedLookupsUnderChangingIDs(t *testing.T) {
 		o.StatsStaleFor = 5 * time.Millisecond
 		o.Dashboard.Secret = testSecret
 	})
-	statsKey, _ := e.createKey(keys.StatsRead)
-	dashKey, _ := e.createKey(keys.Dashboard)
-	_, link, err := dashboard.NewLinks(e.conn, testSecret, 0).Create(context.Background(), "hammer", dashboard.Scope{Kind: dashboard.ScopeGroup, Value: "hammer-group"})
+	statsKey, _ := e.createKey(auth.StatsRead)
+	dashKey, _ := e.createKey(auth.Dashboard)
+	_, link, err := auth.NewLinks(e.conn, testSecret, 0).Create(context.Background(), "hammer", auth.Scope{Kind: auth.ScopeGroup, Value: "hammer-group"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -281,7 +281,7 @@ func TestClientIdentityBehindProxies(t *testing.T) {
 // signing in is.
 func TestSignOutRefusesCrossSitePosts(t *testing.T) {
 	e := newEnv(t, func(o *server.Options) { o.Dashboard.Secret = testSecret })
-	dashKey, _ := e.createKey(keys.Dashboard)
+	dashKey, _ := e.createKey(auth.Dashboard)
 	cookie := e.signIn(dashKey)
 	signOut := func(origin string) (int, string) {
 		req, _ := http.NewRequest("POST", e.url+"/dashboard/logout", nil)

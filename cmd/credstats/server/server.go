@@ -26,11 +26,12 @@ import (
 	"github.com/credstats/credstats/aggregator"
 	beaconjs "github.com/credstats/credstats/beacon-js"
 	"github.com/credstats/credstats/collector"
+	"github.com/credstats/credstats/compat"
 	"github.com/credstats/credstats/dashboard"
-	"github.com/credstats/credstats/internal/apierr"
+	"github.com/credstats/credstats/internal/auth"
 	"github.com/credstats/credstats/internal/demo"
+	"github.com/credstats/credstats/internal/edge"
 	"github.com/credstats/credstats/internal/event"
-	"github.com/credstats/credstats/internal/keys"
 	"github.com/credstats/credstats/internal/store"
 	"github.com/credstats/credstats/schema"
 )
@@ -73,7 +74,7 @@ type Server struct {
 	o         Options
 	app       *fiber.App
 	collector *collector.Collector // nil in the aggregator role
-	gate      *collector.Gate      // the public routes' rate limit
+	gate      *edge.Gate           // the public routes' client address and rate limit
 	write     driver.Conn          // inserts
 	read      driver.Conn          // read-only, time-limited
 
@@ -122,7 +123,7 @@ func New(ctx context.Context, o Options) (*Server, error) {
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	co := o.Collector
 	if o.Role == RoleAggregator {
-		s.gate, err = collector.NewGate(co.TrustedProxies, co.RateLimit, co.RateBurst, co.Now)
+		s.gate, err = edge.NewGate(edge.GateOptions{TrustedProxies: co.TrustedProxies, Rate: co.RateLimit, Burst: co.RateBurst, Now: co.Now})
 	} else {
 		co.Sink = collector.ClickHouseSink{Conn: s.write}
 		co.Logger = o.Logger
@@ -136,7 +137,7 @@ func New(ctx context.Context, o Options) (*Server, error) {
 		return nil, err
 	}
 	s.app = fiber.New(fiber.Config{
-		ErrorHandler:          apierr.Handler(o.Logger),
+		ErrorHandler:          edge.ErrorHandler(o.Logger),
 		BodyLimit:             64 << 10,
 		ReadTimeout:           10 * time.Second,
 		WriteTimeout:          10 * time.Second,
@@ -148,7 +149,7 @@ func New(ctx context.Context, o Options) (*Server, error) {
 		// keeps them.
 		Immutable: true,
 	})
-	s.routes(reg, keys.NewStore(s.read, o.KeyCacheTTL))
+	s.routes(reg, auth.NewKeys(s.read, o.KeyCacheTTL))
 	startCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
 	s.stop = stop
 	s.wg.Go(func() { s.prepare(startCtx) })
@@ -212,13 +213,13 @@ func (s *Server) untilReady(h fiber.Handler) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		if !s.ready.Load() {
 			c.Set(fiber.HeaderRetryAfter, "5")
-			return apierr.Unavailable("credstats is starting and ClickHouse has not answered yet; try again shortly")
+			return edge.Unavailable("credstats is starting and ClickHouse has not answered yet; try again shortly")
 		}
 		return h(c)
 	}
 }
 
-func (s *Server) routes(reg *prometheus.Registry, keyStore *keys.Store) {
+func (s *Server) routes(reg *prometheus.Registry, keyStore *auth.Keys) {
 	app := s.app
 	app.Use(recover.New())
 	app.Get("/healthz", func(c *fiber.Ctx) error { return c.JSON(fiber.Map{"status": "ok"}) })
@@ -232,15 +233,16 @@ func (s *Server) routes(reg *prometheus.Registry, keyStore *keys.Store) {
 		app.Get("/demo", demoPage)
 		app.Get("/demo/:credential", demoPage)
 		s.collector.Routes(app)
-		s.collector.CertifierRoutes(app, keyStore.Require(keys.EventsWrite, s.gate))
+		compat.BadgesNinjaIngestRoutes(app, s.collector)
+		compat.CertifierRoutes(app, s.collector, keyStore.Require(auth.EventsWrite, s.gate))
 	}
 	if s.o.Role != RoleCollector {
 		s.aggregatorRoutes(keyStore)
 	}
-	app.Use(func(c *fiber.Ctx) error { return apierr.NotFound("no route " + c.Method() + " " + c.Path()) })
+	app.Use(func(c *fiber.Ctx) error { return edge.NotFound("no route " + c.Method() + " " + c.Path()) })
 }
 
-func (s *Server) aggregatorRoutes(keyStore *keys.Store) {
+func (s *Server) aggregatorRoutes(keyStore *auth.Keys) {
 	app := s.app
 	if s.collector == nil {
 		app.Get("/", func(c *fiber.Ctx) error { return c.Redirect("/dashboard") })
@@ -250,7 +252,8 @@ func (s *Server) aggregatorRoutes(keyStore *keys.Store) {
 		CacheTTL: s.o.StatsCacheTTL, StaleFor: s.o.StatsStaleFor,
 	})
 	limited := func(h fiber.Handler) fiber.Handler { return s.gate.Limited(s.untilReady(h)) }
-	api.Routes(app, limited, s.untilReady(keyStore.Require(keys.StatsRead, s.gate)))
+	api.Routes(app, limited, s.untilReady(keyStore.Require(auth.StatsRead, s.gate)))
+	compat.BadgesNinjaStatsRoutes(app, api, limited)
 
 	dash := s.o.Dashboard
 	dash.Engine, dash.Keys, dash.Conn = api.Engine(), keyStore, s.read
@@ -288,7 +291,7 @@ func beacon(versioned bool) fiber.Handler {
 func demoPage(c *fiber.Ctx) error {
 	id := c.Params("credential", "demo-credential")
 	if !event.ValidID(id) {
-		return apierr.Invalid("credential: must be 1-128 characters of A-Z, a-z, 0-9, '.', '_', ':' and '-'")
+		return edge.Invalid("credential: must be 1-128 characters of A-Z, a-z, 0-9, '.', '_', ':' and '-'")
 	}
 	group := c.Query("group", "demo-program")
 	if !event.ValidID(group) {
@@ -317,8 +320,8 @@ func (s *Server) readyz(c *fiber.Ctx) error {
 	if err != nil {
 		// The collector still takes events into its spool meanwhile; the
 		// backlog says how far behind it is.
-		e := apierr.Unavailable(err.Error())
-		return c.Status(e.Status).JSON(fiber.Map{"error": apierr.Envelope(e).(apierr.Body).Error, "backlog": backlog})
+		e := edge.Unavailable(err.Error())
+		return c.Status(e.Status).JSON(fiber.Map{"error": edge.Envelope(e).(edge.Body).Error, "backlog": backlog})
 	}
 	return c.JSON(fiber.Map{"status": "ready", "role": s.o.Role, "schema": schema.Latest(), "backlog": backlog})
 }

@@ -19,7 +19,7 @@ import (
 
 	"github.com/credstats/credstats/cmd/credstats/server"
 	"github.com/credstats/credstats/collector"
-	"github.com/credstats/credstats/internal/keys"
+	"github.com/credstats/credstats/internal/auth"
 	"github.com/credstats/credstats/internal/testutil/chtest"
 	"github.com/credstats/credstats/internal/testutil/fakeclock"
 )
@@ -263,7 +263,7 @@ func (e *env) stats(credential string) map[string]any {
 
 func (e *env) createKey(scopes ...string) (token, id string) {
 	e.t.Helper()
-	token, k, err := keys.NewStore(e.conn, 0).Create(context.Background(), "test", scopes)
+	token, k, err := auth.NewKeys(e.conn, 0).Create(context.Background(), "test", scopes)
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -453,7 +453,7 @@ func TestBadInputIsRefusedAndNotStored(t *testing.T) {
 
 func TestCertifierCompatible(t *testing.T) {
 	e := newEnv(t, nil)
-	token, _ := e.createKey(keys.EventsWrite)
+	token, _ := e.createKey(auth.EventsWrite)
 	send := func(token, version, body string) response {
 		h := map[string]string{"Content-Type": "application/json"}
 		if token != "" {
@@ -523,9 +523,9 @@ func TestCertifierCompatible(t *testing.T) {
 		t.Errorf("the documented example stored %d times at its triggeredAt, want 1", n)
 	}
 
-	statsToken, _ := e.createKey(keys.StatsRead)
-	revoked, revokedID := e.createKey(keys.EventsWrite)
-	if err := keys.NewStore(e.conn, 0).Revoke(context.Background(), revokedID); err != nil {
+	statsToken, _ := e.createKey(auth.StatsRead)
+	revoked, revokedID := e.createKey(auth.EventsWrite)
+	if err := auth.NewKeys(e.conn, 0).Revoke(context.Background(), revokedID); err != nil {
 		t.Fatal(err)
 	}
 	ok := interaction("cert-bad", "credential_viewed", "guest")

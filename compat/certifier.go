@@ -1,4 +1,9 @@
-package collector
+// Package compat speaks the APIs of other credential platforms, one file
+// each: Certifier's interaction ingest and badges.ninja's award events and
+// stats. Each file holds its routes, how its names map onto the event
+// model and its answers and errors; events go through the collector's
+// Ingest and counters come from the aggregator's.
+package compat
 
 import (
 	"errors"
@@ -9,7 +14,8 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"github.com/google/uuid"
 
-	"github.com/credstats/credstats/internal/apierr"
+	"github.com/credstats/credstats/collector"
+	"github.com/credstats/credstats/internal/edge"
 	"github.com/credstats/credstats/internal/event"
 )
 
@@ -30,6 +36,55 @@ const (
 // implements.
 var CertifierVersions = []string{"2022-10-26"}
 
+// CertifierTypes lists the Certifier API's credential interaction event
+// types, in the order of its documentation.
+var CertifierTypes = []string{
+	"credential_viewed",
+	"credential_shared_to_linkedin",
+	"credential_added_to_linkedin_profile",
+	"credential_shared_to_facebook",
+	"credential_shared_to_twitter",
+	"credential_shared_to_messenger",
+	"credential_shared_to_whatsapp",
+	"credential_shared_to_pinterest",
+	"credential_shared_to_telegram",
+	"credential_shared_to_weibo",
+	"credential_downloaded",
+	"credential_link_copied",
+	"credential_verified",
+}
+
+// ParseCertifierType maps a Certifier event type onto the event model.
+func ParseCertifierType(s string) (event.Type, event.Network, bool) {
+	switch s {
+	case "credential_viewed":
+		return event.View, event.NetworkNone, true
+	case "credential_added_to_linkedin_profile":
+		return event.LinkedInAdd, event.NetworkNone, true
+	case "credential_downloaded":
+		return event.Download, event.NetworkNone, true
+	case "credential_link_copied":
+		return event.LinkCopy, event.NetworkNone, true
+	case "credential_verified":
+		return event.Verify, event.NetworkNone, true
+	}
+	if rest, ok := strings.CutPrefix(s, "credential_shared_to_"); ok {
+		n, ok := event.ParseNetwork(rest)
+		if ok && n != event.NetworkNone && n != event.Email && n != event.Other {
+			return event.Share, n, true
+		}
+	}
+	return event.TypeNone, event.NetworkNone, false
+}
+
+// CertifierRoutes registers the Certifier-compatible route of the
+// collector c behind auth, which checks the bearer key.
+func CertifierRoutes(r fiber.Router, c *collector.Collector, auth fiber.Handler) {
+	r.Post("/v1/credential-interactions", auth, certifier{c}.interaction)
+}
+
+type certifier struct{ c *collector.Collector }
+
 type certifierInteraction struct {
 	ID           string `json:"id,omitempty"`
 	CredentialID string `json:"credentialId"`
@@ -38,25 +93,20 @@ type certifierInteraction struct {
 	TriggeredAt  string `json:"triggeredAt"`
 }
 
-func certifierErr(code, msg string) *apierr.Error {
-	return apierr.New(fiber.StatusBadRequest, code, msg)
+// certifierErr is an error in the Certifier API's codes, all of them 400s.
+func certifierErr(code, msg string) *edge.Error {
+	return edge.NewError(fiber.StatusBadRequest, code, msg)
 }
 
-// CertifierRoutes registers the Certifier-compatible route behind auth,
-// which checks the bearer key.
-func (c *Collector) CertifierRoutes(r fiber.Router, auth fiber.Handler) {
-	r.Post("/v1/credential-interactions", auth, c.certifierInteraction)
-}
-
-func (c *Collector) certifierInteraction(ctx *fiber.Ctx) error {
+func (x certifier) interaction(ctx *fiber.Ctx) error {
 	switch v := ctx.Get("Certifier-Version"); {
 	case v == "":
 		return certifierErr("missing_version", "The request is missing the required Certifier-Version header")
 	case !slices.Contains(CertifierVersions, v):
 		return certifierErr("invalid_version", "The Certifier-Version header must be one of the API's versions: "+strings.Join(CertifierVersions, ", "))
 	}
-	if len(ctx.Body()) > MaxBodySize {
-		return apierr.ErrTooLarge
+	if len(ctx.Body()) > collector.MaxBodySize {
+		return edge.ErrTooLarge
 	}
 	var body certifierInteraction
 	if err := event.DecodeJSON(ctx.Body(), &body); err != nil {
@@ -66,19 +116,19 @@ func (c *Collector) certifierInteraction(ctx *fiber.Ctx) error {
 		}
 		return certifierErr("invalid_json", "The request body is not valid JSON: "+err.Error())
 	}
-	in, at, err := body.input(c.o.Now())
+	in, at, err := body.input(x.c.Now())
 	if err != nil {
 		return certifierErr("validation_error", err.Error())
 	}
-	h := c.hit(ctx, in, event.API)
+	h := x.c.HitFrom(ctx, in, event.API)
 	h.Time = at
-	res, err := c.Ingest(h)
+	res, err := x.c.Ingest(h)
 	if err != nil {
 		var fe *event.FieldError
 		if errors.As(renameField(err, map[string]string{"credential": "credentialId"}), &fe) {
 			return certifierErr("validation_error", fe.Error())
 		}
-		return ingestErr(err)
+		return collector.IngestError(err)
 	}
 	body.ID = ulid(res.Event.ID)
 	body.TriggeredAt = at.UTC().Format("2006-01-02T15:04:05.000Z")
@@ -89,9 +139,9 @@ func (b certifierInteraction) input(now time.Time) (event.Input, time.Time, erro
 	if b.CredentialID == "" {
 		return event.Input{}, time.Time{}, &event.FieldError{Field: "credentialId", Message: "is required"}
 	}
-	typ, network, ok := event.ParseCertifierType(b.EventType)
+	typ, network, ok := ParseCertifierType(b.EventType)
 	if !ok {
-		return event.Input{}, time.Time{}, &event.FieldError{Field: "eventType", Message: "must be one of " + strings.Join(event.CertifierTypes, ", ")}
+		return event.Input{}, time.Time{}, &event.FieldError{Field: "eventType", Message: "must be one of " + strings.Join(CertifierTypes, ", ")}
 	}
 	if b.TriggeredBy != "recipient" && b.TriggeredBy != "guest" {
 		return event.Input{}, time.Time{}, &event.FieldError{Field: "triggeredBy", Message: "must be recipient or guest"}
@@ -136,45 +186,14 @@ func ulid(id uuid.UUID) string {
 	return string(out[:])
 }
 
-// badges.ninja-compatible ingest: POST /awards/:id/event with
-// {"parameters": {"kind": ..., "network": ...}}.
-
-type badgesNinjaBody struct {
-	Parameters struct {
-		Kind    string `json:"kind"`
-		Network string `json:"network"`
-		Actor   string `json:"actor"`
-	} `json:"parameters"`
-}
-
-func (c *Collector) badgesNinjaEvent(ctx *fiber.Ctx) error {
-	if err := checkBody(ctx); err != nil {
-		return err
+// renameField names a validation error's field as the route's client
+// knows it.
+func renameField(err error, names map[string]string) error {
+	var fe *event.FieldError
+	if errors.As(err, &fe) {
+		if n, ok := names[fe.Field]; ok {
+			fe.Field = n
+		}
 	}
-	var body badgesNinjaBody
-	if err := event.DecodeJSON(ctx.Body(), &body); err != nil {
-		return err
-	}
-	p := body.Parameters
-	if p.Kind == "" {
-		return apierr.Invalid("missing required parameters: kind")
-	}
-	typ, network := event.ParseBadgesNinjaKind(p.Kind, p.Network)
-	in := event.Input{Credential: strings.Clone(ctx.Params("id")), Type: typ, Network: network, Actor: p.Actor}
-	res, err := c.Ingest(c.hit(ctx, in, event.Beacon))
-	if err != nil {
-		return ingestErr(renameField(err, map[string]string{"credential": "id", "type": "kind"}))
-	}
-	if res.Duplicate {
-		ctx.Set(DroppedHeader, "duplicate")
-	}
-	return ctx.JSON(fiber.Map{
-		"statusCode": fiber.StatusOK,
-		"info": fiber.Map{
-			"awardId":  in.Credential,
-			"kind":     p.Kind,
-			"network":  p.Network,
-			"recorded": !res.Duplicate,
-		},
-	})
+	return err
 }

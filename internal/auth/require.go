@@ -1,4 +1,4 @@
-package keys
+package auth
 
 import (
 	"errors"
@@ -6,7 +6,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
-	"github.com/credstats/credstats/internal/apierr"
+	"github.com/credstats/credstats/internal/edge"
 )
 
 // Guard holds back clients that fail to authenticate too often, before
@@ -22,26 +22,26 @@ type Guard interface {
 // `Authorization: Bearer KEY` whose key has the scope: no key, an unknown
 // or revoked one is 401, a key without the scope 403, and a client that
 // the guard (which may be nil) holds back 429.
-func (s *Store) Require(scope string, guard Guard) fiber.Handler {
+func (s *Keys) Require(scope string, guard Guard) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		if guard != nil && guard.AuthBlocked(c) {
-			return apierr.RateLimited("too many failed authentications from this address; try again later")
+			return edge.RateLimited("too many failed authentications from this address; try again later")
 		}
 		token, ok := BearerToken(c.Get(fiber.HeaderAuthorization))
 		if !ok {
-			return apierr.Unauthorized("a valid API key was not provided with the request (Authorization: Bearer KEY)")
+			return edge.Unauthorized("a valid API key was not provided with the request (Authorization: Bearer KEY)")
 		}
 		_, err := s.Authenticate(c.UserContext(), token, scope)
-		if guard != nil && (errors.Is(err, ErrUnknown) || errors.Is(err, ErrRevoked)) {
+		if guard != nil && (errors.Is(err, ErrKeyUnknown) || errors.Is(err, ErrKeyRevoked)) {
 			guard.AuthFailed(c)
 		}
 		switch {
-		case errors.Is(err, ErrUnknown), errors.Is(err, ErrRevoked):
-			return apierr.Unauthorized(err.Error())
-		case errors.Is(err, ErrForbidden):
-			return apierr.Forbidden("this API key lacks the " + scope + " scope")
+		case errors.Is(err, ErrKeyUnknown), errors.Is(err, ErrKeyRevoked):
+			return edge.Unauthorized(err.Error())
+		case errors.Is(err, ErrKeyForbidden):
+			return edge.Forbidden("this API key lacks the " + scope + " scope")
 		case err != nil:
-			return apierr.Unavailable("cannot check the API key right now; try again shortly")
+			return edge.Unavailable("cannot check the API key right now; try again shortly")
 		}
 		return c.Next()
 	}

@@ -1,4 +1,4 @@
-package dashboard
+package auth
 
 import (
 	"crypto/hmac"
@@ -18,7 +18,8 @@ import (
 // secret when none is configured.
 const SecretFile = "dashboard.secret"
 
-const minSecret = 32
+// MinSecret is the shortest secret, in bytes, that signs sessions and links.
+const MinSecret = 32
 
 // LoadSecret returns the secret that signs sessions and shared links: value
 // when it is set, otherwise the one kept in dataDir/dashboard.secret, made
@@ -26,8 +27,8 @@ const minSecret = 32
 // accept the same links needs the same secret.
 func LoadSecret(value, dataDir string) ([]byte, error) {
 	if value != "" {
-		if len(value) < minSecret {
-			return nil, fmt.Errorf("the dashboard secret must be at least %d characters long", minSecret)
+		if len(value) < MinSecret {
+			return nil, fmt.Errorf("the dashboard secret must be at least %d characters long", MinSecret)
 		}
 		return []byte(value), nil
 	}
@@ -36,14 +37,14 @@ func LoadSecret(value, dataDir string) ([]byte, error) {
 	switch {
 	case err == nil:
 		s, err := hex.DecodeString(strings.TrimSpace(string(b)))
-		if err != nil || len(s) < minSecret {
-			return nil, fmt.Errorf("cannot use the dashboard secret in %s: want %d or more hex-encoded bytes; delete the file to make a new one (signs everybody out and voids every shared link)", path, minSecret)
+		if err != nil || len(s) < MinSecret {
+			return nil, fmt.Errorf("cannot use the dashboard secret in %s: want %d or more hex-encoded bytes; delete the file to make a new one (signs everybody out and voids every shared link)", path, MinSecret)
 		}
 		return s, nil
 	case !errors.Is(err, fs.ErrNotExist):
 		return nil, fmt.Errorf("cannot read the dashboard secret: %w", err)
 	}
-	s := make([]byte, minSecret)
+	s := make([]byte, MinSecret)
 	rand.Read(s)
 	if err := os.MkdirAll(dataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("cannot create the data folder: %w", err)

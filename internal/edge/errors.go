@@ -1,6 +1,8 @@
-// Package apierr is the one place where errors become HTTP statuses and the
-// JSON error envelope {"error": {"code": "...", "message": "..."}}.
-package apierr
+// Package edge is what every HTTP route shares at the edge of the service:
+// the one place where errors become statuses and the JSON error envelope
+// {"error": {"code": "...", "message": "..."}}, and the Gate that finds a
+// request's client address and holds each client to its rate.
+package edge
 
 import (
 	"errors"
@@ -21,23 +23,34 @@ type Error struct {
 
 func (e *Error) Error() string { return e.Code + ": " + e.Message }
 
-// New returns an *Error.
-func New(status int, code, message string) *Error {
+// NewError returns an *Error.
+func NewError(status int, code, message string) *Error {
 	return &Error{Status: status, Code: code, Message: message}
 }
 
 // The envelope codes, after the Certifier API's where they fit.
-func Invalid(msg string) *Error      { return New(http.StatusBadRequest, "invalid_request", msg) }
-func Unauthorized(msg string) *Error { return New(http.StatusUnauthorized, "unauthorized", msg) }
-func Forbidden(msg string) *Error    { return New(http.StatusForbidden, "forbidden", msg) }
-func NotFound(msg string) *Error     { return New(http.StatusNotFound, "not_found", msg) }
-func Unavailable(msg string) *Error  { return New(http.StatusServiceUnavailable, "unavailable", msg) }
-func RateLimited(msg string) *Error  { return New(http.StatusTooManyRequests, "rate_limited", msg) }
+func Invalid(msg string) *Error      { return errorOf(http.StatusBadRequest, msg) }
+func Unauthorized(msg string) *Error { return errorOf(http.StatusUnauthorized, msg) }
+func Forbidden(msg string) *Error    { return errorOf(http.StatusForbidden, msg) }
+func NotFound(msg string) *Error     { return errorOf(http.StatusNotFound, msg) }
+func Unavailable(msg string) *Error  { return errorOf(http.StatusServiceUnavailable, msg) }
+func RateLimited(msg string) *Error  { return errorOf(http.StatusTooManyRequests, msg) }
+
+var codes = map[int]string{
+	http.StatusBadRequest:         "invalid_request",
+	http.StatusUnauthorized:       "unauthorized",
+	http.StatusForbidden:          "forbidden",
+	http.StatusNotFound:           "not_found",
+	http.StatusServiceUnavailable: "unavailable",
+	http.StatusTooManyRequests:    "rate_limited",
+}
+
+func errorOf(status int, msg string) *Error { return NewError(status, codes[status], msg) }
 
 var (
-	ErrTooLarge    = New(http.StatusRequestEntityTooLarge, "payload_too_large", "the request body is too large")
-	ErrRateLimited = New(http.StatusTooManyRequests, "rate_limited", "too many requests from this address; slow down")
-	ErrInternal    = New(http.StatusInternalServerError, "internal_server_error", "something went wrong on our side")
+	ErrTooLarge    = NewError(http.StatusRequestEntityTooLarge, "payload_too_large", "the request body is too large")
+	ErrRateLimited = NewError(http.StatusTooManyRequests, "rate_limited", "too many requests from this address; slow down")
+	ErrInternal    = NewError(http.StatusInternalServerError, "internal_server_error", "something went wrong on our side")
 )
 
 // From maps any error onto an *Error: validation errors are 400s naming
@@ -61,13 +74,13 @@ func From(err error) *Error {
 		case http.StatusNotFound:
 			return NotFound("no such route: check the path")
 		case http.StatusMethodNotAllowed:
-			return New(http.StatusMethodNotAllowed, "method_not_allowed", fiberErr.Message)
+			return NewError(http.StatusMethodNotAllowed, "method_not_allowed", fiberErr.Message)
 		case http.StatusTooManyRequests:
 			return ErrRateLimited
 		case http.StatusRequestTimeout:
-			return New(http.StatusRequestTimeout, "invalid_request", "the request did not arrive in time")
+			return NewError(http.StatusRequestTimeout, "invalid_request", "the request did not arrive in time")
 		case http.StatusRequestHeaderFieldsTooLarge:
-			return New(http.StatusRequestHeaderFieldsTooLarge, "invalid_request", "the request's headers are too large")
+			return NewError(http.StatusRequestHeaderFieldsTooLarge, "invalid_request", "the request's headers are too large")
 		case http.StatusBadGateway:
 			// Fiber's word for a request it could not read because the
 			// client's connection failed: nothing of ours went wrong.
@@ -96,28 +109,14 @@ func Envelope(e *Error) any {
 	return Body{Error: Detail{Code: e.Code, Message: e.Message}}
 }
 
-// Handler returns a Fiber error handler that answers every error with the
-// envelope and logs the ones that are ours (5xx).
-func Handler(log *slog.Logger) fiber.ErrorHandler {
+// ErrorHandler returns a Fiber error handler that answers every error with
+// the envelope and logs the ones that are ours (5xx).
+func ErrorHandler(log *slog.Logger) fiber.ErrorHandler {
 	return func(c *fiber.Ctx, err error) error {
 		e := From(err)
 		if e.Status >= 500 && e != err {
 			log.Error("request failed", "method", c.Method(), "path", c.Path(), "err", err)
 		}
 		return c.Status(e.Status).JSON(Envelope(e))
-	}
-}
-
-// BadgesNinja wraps a handler of a badges.ninja-compatible route so that its
-// errors answer in that API's envelope, {"error": "..."}, with the status
-// they would have anywhere else.
-func BadgesNinja(h fiber.Handler) fiber.Handler {
-	return func(c *fiber.Ctx) error {
-		err := h(c)
-		if err == nil {
-			return nil
-		}
-		e := From(err)
-		return c.Status(e.Status).JSON(fiber.Map{"error": e.Message})
 	}
 }

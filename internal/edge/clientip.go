@@ -1,4 +1,4 @@
-package collector
+package edge
 
 import (
 	"fmt"
@@ -95,11 +95,11 @@ func parseHop(hop string) (netip.Addr, bool) {
 	return netip.Addr{}, false
 }
 
-// identity is the part of a client's address that stands for one client in
-// the rate limit, the dedup set and the visitor hash: the whole IPv4
-// address, or the /64 of an IPv6 one, since one subscriber gets a /64 and
-// picks addresses in it at will.
-func identity(ip netip.Addr) netip.Addr {
+// Identity is the part of a client's address that stands for one client in
+// the rate limit and in the collector's dedup set and visitor hash: the
+// whole IPv4 address, or the /64 of an IPv6 one, since one subscriber gets
+// a /64 and picks addresses in it at will.
+func Identity(ip netip.Addr) netip.Addr {
 	ip = ip.Unmap()
 	if ip.Is6() {
 		p, _ := ip.Prefix(64)

@@ -1,4 +1,4 @@
-package collector
+package edge
 
 import (
 	"bytes"
@@ -9,8 +9,6 @@ import (
 
 	"github.com/dchest/siphash"
 	"github.com/gofiber/fiber/v2"
-
-	"github.com/credstats/credstats/internal/apierr"
 )
 
 // Gate admits requests to the public routes: it finds each request's
@@ -23,9 +21,23 @@ type Gate struct {
 	// failure takes a token, and an address without one is refused before
 	// its attempt costs a lookup.
 	failures *limiter
-	key      saltKey // per process: the limiters' keys never leave memory
+	key      [2]uint64 // per process: the limiters' keys never leave memory
 	now      func() time.Time
 	refused  func()
+}
+
+// GateOptions configure a Gate.
+type GateOptions struct {
+	TrustedProxies []string // addresses or CIDR ranges allowed to set X-Forwarded-For
+	// Rate is the requests a second one client address may send, with
+	// bursts up to Burst; zero or less sets no limit.
+	Rate  float64
+	Burst int
+	// Now is the clock; nil: time.Now.
+	Now func() time.Time
+	// Refused, when set, is called for every request the rate limit
+	// refuses, to count it.
+	Refused func()
 }
 
 // An address may fail to authenticate (an unknown API key, shared link or
@@ -35,24 +47,27 @@ const (
 	authFailureBurst = 20
 )
 
-// NewGate returns a gate. A rate of zero or less sets no limit; now may be
-// nil for the system clock.
-func NewGate(trustedProxies []string, rate float64, burst int, now func() time.Time) (*Gate, error) {
-	p, err := parseProxies(trustedProxies)
+// NewGate returns a gate, or an error naming the first trusted proxy that
+// is not an address or CIDR range.
+func NewGate(o GateOptions) (*Gate, error) {
+	p, err := parseProxies(o.TrustedProxies)
 	if err != nil {
 		return nil, err
 	}
-	g := &Gate{proxies: p, now: now, refused: func() {}}
+	g := &Gate{proxies: p, now: o.Now, refused: o.Refused}
 	if g.now == nil {
 		g.now = time.Now
 	}
-	if rate > 0 {
-		g.limiter = newLimiter(rate, burst, 100_000)
+	if g.refused == nil {
+		g.refused = func() {}
+	}
+	if o.Rate > 0 {
+		g.limiter = newLimiter(o.Rate, o.Burst, 100_000)
 	}
 	g.failures = newLimiter(authFailureRate, authFailureBurst, 100_000)
 	var b [16]byte
 	rand.Read(b[:])
-	g.key = saltKey{binary.LittleEndian.Uint64(b[:]), binary.LittleEndian.Uint64(b[8:])}
+	g.key = [2]uint64{binary.LittleEndian.Uint64(b[:]), binary.LittleEndian.Uint64(b[8:])}
 	return g, nil
 }
 
@@ -62,15 +77,29 @@ func (g *Gate) ClientIP(peer netip.Addr, forwardedFor string) netip.Addr {
 	return g.proxies.clientIP(peer, forwardedFor)
 }
 
+// Client is the client's address of a request: its peer, or what the
+// trusted proxies say in X-Forwarded-For.
+func (g *Gate) Client(ctx *fiber.Ctx) netip.Addr {
+	peer, _ := netip.AddrFromSlice(ctx.Context().RemoteIP())
+	if len(g.proxies) == 0 {
+		return peer.Unmap()
+	}
+	lines := ctx.Request().Header.PeekAll(fiber.HeaderXForwardedFor)
+	if len(lines) == 1 {
+		return g.ClientIP(peer, string(lines[0]))
+	}
+	return g.ClientIP(peer, string(bytes.Join(lines, []byte{','})))
+}
+
 // AuthBlocked reports whether the request's client has used up its failed
 // authentications.
 func (g *Gate) AuthBlocked(c *fiber.Ctx) bool {
-	return !g.failures.has(hashIP(g.key, g.clientIP(c)), g.now())
+	return !g.failures.has(g.hash(g.Client(c)), g.now())
 }
 
 // AuthFailed counts a failed authentication against the request's client.
 func (g *Gate) AuthFailed(c *fiber.Ctx) {
-	g.failures.allow(hashIP(g.key, g.clientIP(c)), g.now())
+	g.failures.allow(g.hash(g.Client(c)), g.now())
 }
 
 // Allow takes one request from ip's rate budget.
@@ -78,7 +107,7 @@ func (g *Gate) Allow(ip netip.Addr) bool {
 	if g.limiter == nil {
 		return true
 	}
-	ok := g.limiter.allow(hashIP(g.key, ip), g.now())
+	ok := g.limiter.allow(g.hash(ip), g.now())
 	if !ok {
 		g.refused()
 	}
@@ -89,26 +118,14 @@ func (g *Gate) Allow(ip netip.Addr) bool {
 // gets 429 instead.
 func (g *Gate) Limited(h fiber.Handler) fiber.Handler {
 	return func(ctx *fiber.Ctx) error {
-		if !g.Allow(g.clientIP(ctx)) {
-			return apierr.ErrRateLimited
+		if !g.Allow(g.Client(ctx)) {
+			return ErrRateLimited
 		}
 		return h(ctx)
 	}
 }
 
-func hashIP(k saltKey, ip netip.Addr) uint64 {
-	a := identity(ip).As16()
-	return siphash.Hash(k[0], k[1], a[:])
-}
-
-func (g *Gate) clientIP(ctx *fiber.Ctx) netip.Addr {
-	peer, _ := netip.AddrFromSlice(ctx.Context().RemoteIP())
-	if len(g.proxies) == 0 {
-		return peer.Unmap()
-	}
-	lines := ctx.Request().Header.PeekAll(fiber.HeaderXForwardedFor)
-	if len(lines) == 1 {
-		return g.ClientIP(peer, string(lines[0]))
-	}
-	return g.ClientIP(peer, string(bytes.Join(lines, []byte{','})))
+func (g *Gate) hash(ip netip.Addr) uint64 {
+	a := Identity(ip).As16()
+	return siphash.Hash(g.key[0], g.key[1], a[:])
 }
