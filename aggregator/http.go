@@ -73,7 +73,7 @@ func New(o Options) *API {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	if o.QueryTimeout <= 0 {
-		o.QueryTimeout = 10 * time.Second
+		o.QueryTimeout = query.DefaultTimeout
 	}
 	if o.CacheTTL == 0 {
 		o.CacheTTL = 5 * time.Second

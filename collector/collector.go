@@ -23,6 +23,7 @@ import (
 	"github.com/credstats/credstats/internal/dedup"
 	"github.com/credstats/credstats/internal/edge"
 	"github.com/credstats/credstats/internal/event"
+	"github.com/credstats/credstats/internal/spool"
 )
 
 // Options configure a Collector. Zero values take the defaults.
@@ -78,9 +79,9 @@ func (o *Options) fill() error {
 	setDefault(&o.BatchSize, 50_000)
 	setDefault(&o.FlushInterval, time.Second)
 	setDefault(&o.DedupWindow, 24*time.Hour)
-	setDefault(&o.DedupMaxKeys, 4_000_000)
+	setDefault(&o.DedupMaxKeys, dedup.DefaultMaxKeys)
 	setDefault(&o.SnapshotInterval, 15*time.Second)
-	setDefault(&o.SpoolMaxBytes, 1<<30)
+	setDefault(&o.SpoolMaxBytes, spool.DefaultMaxBytes)
 	setDefault(&o.RateLimit, 20)
 	setDefault(&o.RateBurst, 200)
 	if o.QueueSize < 0 || o.BatchSize < 0 || o.DedupMaxKeys < 0 || o.RateBurst < 0 {

@@ -109,7 +109,7 @@ func New(o Options) *Dashboard {
 		o.Budget = 1500 * time.Millisecond
 	}
 	if o.SectionTimeout <= 0 {
-		o.SectionTimeout = 10 * time.Second
+		o.SectionTimeout = query.DefaultTimeout
 	}
 	if o.Location == nil {
 		o.Location = time.UTC
@@ -137,19 +137,13 @@ func (d *Dashboard) Routes(r fiber.Router) {
 	r.Post("/dashboard/login", d.pageWhenLimited(d.o.Limited(d.login)))
 	r.Post("/dashboard/logout", d.logout)
 
-	signedIn := d.requireSession
-	r.Get("/dashboard", signedIn, d.overview)
-	r.Get("/dashboard/sections/:section", signedIn, d.section)
-	r.Get("/dashboard/export.csv", signedIn, d.export)
-	r.Get("/dashboard/credentials/:id", signedIn, d.credentialPage)
-	r.Get("/dashboard/credentials/:id/sections/:section", signedIn, d.section)
-	r.Get("/dashboard/credentials/:id/export.csv", signedIn, d.export)
-
-	shared := d.requireLink
-	r.Get("/dashboard/s/:token", shared, d.overview)
-	r.Get("/dashboard/s/:token/sections/:section", shared, d.section)
-	r.Get("/dashboard/s/:token/export.csv", shared, d.export)
-	r.Get("/dashboard/s/:token/credentials/:id", shared, d.credentialPage)
-	r.Get("/dashboard/s/:token/credentials/:id/sections/:section", shared, d.section)
-	r.Get("/dashboard/s/:token/credentials/:id/export.csv", shared, d.export)
+	// The same pages for a signed-in reader and behind a shared link.
+	for base, admit := range map[string]fiber.Handler{"/dashboard": d.requireSession, "/dashboard/s/:token": d.requireLink} {
+		r.Get(base, admit, d.overview)
+		r.Get(base+"/sections/:section", admit, d.section)
+		r.Get(base+"/export.csv", admit, d.export)
+		r.Get(base+"/credentials/:id", admit, d.credentialPage)
+		r.Get(base+"/credentials/:id/sections/:section", admit, d.section)
+		r.Get(base+"/credentials/:id/export.csv", admit, d.export)
+	}
 }

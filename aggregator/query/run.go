@@ -21,6 +21,11 @@ type Engine struct {
 	exportTimeout time.Duration
 }
 
+// DefaultTimeout bounds one stats query unless the operator says otherwise
+// (--query-timeout): the API, the dashboard's sections and the server all
+// take it from here.
+const DefaultTimeout = 10 * time.Second
+
 // defaultExportTimeout bounds an export, from its query to its last row
 // written.
 const defaultExportTimeout = 5 * time.Minute

@@ -17,12 +17,15 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/credstats/credstats/aggregator/query"
 	"github.com/credstats/credstats/cmd/credstats/config"
 	"github.com/credstats/credstats/cmd/credstats/server"
 	"github.com/credstats/credstats/collector"
 	"github.com/credstats/credstats/dashboard"
 	"github.com/credstats/credstats/internal/auth"
+	"github.com/credstats/credstats/internal/dedup"
 	"github.com/credstats/credstats/internal/edge"
+	"github.com/credstats/credstats/internal/spool"
 	"github.com/credstats/credstats/internal/store"
 	"github.com/credstats/credstats/schema"
 )
@@ -118,13 +121,13 @@ func serve(role string, args []string) error {
 	rate := fs.Float64("rate-limit", 20, "events a second one client address may send to the public routes (negative: no limit)")
 	burst := fs.Int("rate-burst", 200, "burst allowed above --rate-limit")
 	useSpool := fs.Bool("spool", true, "keep every accepted event on disk until ClickHouse has it (false: in memory, lost on a crash)")
-	spoolMax := fs.Int64("spool-max-bytes", 1<<30, "disk the spool may use before the collector answers 503")
+	spoolMax := fs.Int64("spool-max-bytes", spool.DefaultMaxBytes, "disk the spool may use before the collector answers 503")
 	spoolNoSync := fs.Bool("spool-no-sync", false, "skip fsync in the spool (only to measure what durability costs)")
 	queue := fs.Int("queue-size", 100_000, "with --spool=false: events waiting in memory before the collector answers 503")
 	batch := fs.Int("batch-size", 50_000, "events written to ClickHouse in one insert at most")
 	flush := fs.Duration("flush-interval", time.Second, "longest an event waits before its batch is written")
-	dedupKeys := fs.Int("dedup-max-keys", 4_000_000, "live keys the 24-hour dedup set holds (about 30 bytes each)")
-	queryTimeout := fs.Duration("query-timeout", 10*time.Second, "time limit of each stats query")
+	dedupKeys := fs.Int("dedup-max-keys", dedup.DefaultMaxKeys, "live keys the 24-hour dedup set holds (about 30 bytes each)")
+	queryTimeout := fs.Duration("query-timeout", query.DefaultTimeout, "time limit of each stats query")
 	exportTimeout := fs.Duration("export-timeout", 5*time.Minute, "time limit of one export, from its query to its last byte; an export cut by it ends without its final chunk")
 	statsTTL := fs.Duration("stats-cache-ttl", 5*time.Second, "how long public counters are answered from memory (negative: not cached)")
 	statsStale := fs.Duration("stats-stale-for", 5*time.Minute, "how old the last good public counters may be to be answered while ClickHouse is unreachable")

@@ -24,6 +24,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/credstats/credstats/aggregator"
+	"github.com/credstats/credstats/aggregator/query"
 	beaconjs "github.com/credstats/credstats/beacon-js"
 	"github.com/credstats/credstats/collector"
 	"github.com/credstats/credstats/compat"
@@ -96,7 +97,7 @@ func New(ctx context.Context, o Options) (*Server, error) {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	if o.QueryTimeout == 0 {
-		o.QueryTimeout = 10 * time.Second
+		o.QueryTimeout = query.DefaultTimeout
 	}
 	if o.KeyCacheTTL == 0 {
 		o.KeyCacheTTL = 10 * time.Second
