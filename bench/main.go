@@ -109,6 +109,9 @@ func (b *bench) run() error {
 	if err := b.queries(); err != nil {
 		return err
 	}
+	if err := b.access(dir); err != nil {
+		return err
+	}
 	b.memory()
 	b.beacon()
 	return nil
