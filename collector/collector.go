@@ -222,12 +222,28 @@ type Hit struct {
 	// Time is when the client says the event happened (trusted API
 	// clients only); zero means now.
 	Time time.Time
+	// DedupByKind counts one event per kind (type) from an address, whatever
+	// the network, as the badges.ninja API documents for its route.
+	DedupByKind bool
 }
 
 // Result is what became of an accepted Hit.
 type Result struct {
 	Event     event.Event
 	Duplicate bool // counted already within the window: not stored
+}
+
+// Dropped says why an accepted event does not count, as the
+// X-Credstats-Dropped header says it: "duplicate" (not stored), "bot"
+// (stored with its reason, left out of every count), or "" when it counts.
+func (r Result) Dropped() string {
+	switch {
+	case r.Duplicate:
+		return "duplicate"
+	case r.Event.Bot != event.NotBot:
+		return "bot"
+	}
+	return ""
 }
 
 // ErrQueueFull refuses an event there is no room for: the spool (or the
@@ -270,7 +286,7 @@ func (c *Collector) Ingest(h Hit) (Result, error) {
 		e.Browser, e.OS, e.Device, e.Bot = a.Browser, a.OS, a.Device, a.Bot
 		if e.Bot == event.NotBot {
 			var dup bool
-			if key, dup = c.duplicate(pair, &e, ip, now); dup {
+			if key, dup = c.duplicate(pair, e, h.DedupByKind, ip, now); dup {
 				c.metrics.dropped.WithLabelValues("duplicate").Inc()
 				return Result{Event: e, Duplicate: true}, nil
 			}
@@ -295,11 +311,14 @@ func (c *Collector) Ingest(h Hit) (Result, error) {
 // counted within the window, and records it if not. The key is keyed with
 // the day's salt; yesterday's key is looked up too, since the window
 // crosses midnight. It returns the key it recorded.
-func (c *Collector) duplicate(pair *saltPair, e *event.Event, ip netip.Addr, now time.Time) (uint64, bool) {
-	if c.dedup.Contains(dedupKey(pair.yesterday, e, ip), now) {
+func (c *Collector) duplicate(pair *saltPair, e event.Event, byKind bool, ip netip.Addr, now time.Time) (uint64, bool) {
+	if byKind {
+		e.Network = event.NetworkNone
+	}
+	if c.dedup.Contains(dedupKey(pair.yesterday, &e, ip), now) {
 		return 0, true
 	}
-	key := dedupKey(pair.today, e, ip)
+	key := dedupKey(pair.today, &e, ip)
 	return key, c.dedup.Seen(key, now)
 }
 

@@ -13,8 +13,15 @@ import (
 // MaxBodySize is the largest event body taken; no event needs more.
 const MaxBodySize = 4 << 10
 
-// DroppedHeader says why an answered event was not stored.
+// DroppedHeader says why an accepted event does not count (Result.Dropped).
 const DroppedHeader = "X-Credstats-Dropped"
+
+// setDropped says on the answer why an accepted event does not count.
+func setDropped(ctx *fiber.Ctx, res Result) {
+	if why := res.Dropped(); why != "" {
+		ctx.Set(DroppedHeader, why)
+	}
+}
 
 // gif is the smallest transparent 1x1 GIF.
 var gif = []byte("GIF89a\x01\x00\x01\x00\x80\x00\x00\x00\x00\x00\x00\x00\x00!\xf9\x04\x01\x00\x00\x00\x00,\x00\x00\x00\x00\x01\x00\x01\x00\x00\x02\x02D\x01\x00;")
@@ -69,9 +76,7 @@ func (c *Collector) postEvent(ctx *fiber.Ctx) error {
 	if err != nil {
 		return IngestError(err)
 	}
-	if res.Duplicate {
-		ctx.Set(DroppedHeader, "duplicate")
-	}
+	setDropped(ctx, res)
 	return ctx.SendStatus(fiber.StatusAccepted)
 }
 
@@ -90,9 +95,7 @@ func (c *Collector) pixel(ctx *fiber.Ctx) error {
 	if err != nil {
 		return IngestError(err)
 	}
-	if res.Duplicate {
-		ctx.Set(DroppedHeader, "duplicate")
-	}
+	setDropped(ctx, res)
 	ctx.Set(fiber.HeaderCacheControl, "no-store")
 	ctx.Set(fiber.HeaderContentType, "image/gif")
 	return ctx.Send(gif)

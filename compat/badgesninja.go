@@ -1,6 +1,8 @@
 package compat
 
 import (
+	"errors"
+	"maps"
 	"strings"
 
 	"github.com/gofiber/fiber/v2"
@@ -81,12 +83,14 @@ func (x badgesNinjaIngest) event(ctx *fiber.Ctx) error {
 	}
 	typ, network := ParseBadgesNinjaKind(p.Kind, p.Network)
 	in := event.Input{Credential: strings.Clone(ctx.Params("id")), Type: typ, Network: network, Actor: p.Actor}
-	res, err := x.c.Ingest(x.c.HitFrom(ctx, in, event.Beacon))
+	hit := x.c.HitFrom(ctx, in, event.Beacon)
+	hit.DedupByKind = true
+	res, err := x.c.Ingest(hit)
 	if err != nil {
-		return collector.IngestError(renameField(err, map[string]string{"credential": "id", "type": "kind"}))
+		return collector.IngestError(inBadgesNinjaTerms(err))
 	}
-	if res.Duplicate {
-		ctx.Set(collector.DroppedHeader, "duplicate")
+	if why := res.Dropped(); why != "" {
+		ctx.Set(collector.DroppedHeader, why)
 	}
 	return ctx.JSON(fiber.Map{
 		"statusCode": fiber.StatusOK,
@@ -94,9 +98,34 @@ func (x badgesNinjaIngest) event(ctx *fiber.Ctx) error {
 			"awardId":  in.Credential,
 			"kind":     p.Kind,
 			"network":  p.Network,
-			"recorded": !res.Duplicate,
+			"recorded": res.Dropped() == "",
 		},
 	})
+}
+
+// badgesNinjaKinds are the kinds the badges.ninja API documents.
+var badgesNinjaKinds = []string{"view", "share", "download", "linkedin_add"}
+
+// inBadgesNinjaTerms words a refusal in the API's own terms: the path's
+// id, the parameters' kind, and the networks it takes, copy among them.
+func inBadgesNinjaTerms(err error) error {
+	var fe *event.FieldError
+	if !errors.As(err, &fe) {
+		return err
+	}
+	switch fe.Field {
+	case "credential":
+		fe.Field = "id"
+	case "type":
+		fe.Field, fe.Message = "kind", "must be one of "+strings.Join(badgesNinjaKinds, ", ")
+	case "network":
+		networks := append(event.NetworkEnum.Names()[1:], "x", "copy")
+		fe.Message = strings.ReplaceAll(fe.Message, "type is share", "kind is share")
+		if strings.HasPrefix(fe.Message, "must be one of") {
+			fe.Message = "must be one of " + strings.Join(networks, ", ")
+		}
+	}
+	return err
 }
 
 type badgesNinjaStats struct{ api *aggregator.API }
@@ -106,11 +135,14 @@ func (x badgesNinjaStats) stats(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	// The API's shares count link copies as the network "copy".
+	shares := maps.Clone(st.Shares)
+	shares["copy"] = st.LinkCopies
 	return c.JSON(fiber.Map{
 		"statusCode": fiber.StatusOK,
 		"info": fiber.Map{"stats": fiber.Map{
 			"views":         st.Views,
-			"shares":        st.Shares,
+			"shares":        shares,
 			"downloads":     st.Downloads,
 			"linkedin_adds": st.LinkedInAdds,
 		}},

@@ -566,7 +566,9 @@ func TestBadgesNinjaCompatible(t *testing.T) {
 	send := func(id, body string) response {
 		return e.do(request{method: "POST", path: "/awards/" + id + "/event", body: body, header: map[string]string{"Content-Type": "application/json"}})
 	}
-	for _, c := range []struct{ kind, network, typ, wantNetwork string }{
+	// Each from its own address: the route counts one event of a kind
+	// from an address, whatever the network.
+	for i, c := range []struct{ kind, network, typ, wantNetwork string }{
 		{"view", "", "view", ""},
 		{"share", "linkedin", "share", "linkedin"},
 		{"share", "x", "share", "twitter"},
@@ -574,7 +576,8 @@ func TestBadgesNinjaCompatible(t *testing.T) {
 		{"download", "", "download", ""},
 		{"linkedin_add", "", "linkedin_add", ""},
 	} {
-		r := send("award-1", fmt.Sprintf(`{"parameters":{"kind":%q,"network":%q}}`, c.kind, c.network))
+		r := e.do(request{method: "POST", path: "/awards/award-1/event", body: fmt.Sprintf(`{"parameters":{"kind":%q,"network":%q}}`, c.kind, c.network),
+			from: "127.0.0.3", header: map[string]string{"Content-Type": "application/json", "X-Forwarded-For": fmt.Sprintf("203.0.113.%d", i+1)}})
 		var got struct {
 			StatusCode int `json:"statusCode"`
 		}
@@ -601,8 +604,34 @@ func TestBadgesNinjaCompatible(t *testing.T) {
 	if err := json.Unmarshal([]byte(r.body), &st); err != nil || st.StatusCode != 200 {
 		t.Fatalf("stats: %d %s", r.status, r.body)
 	}
-	if s := st.Info.Stats; s.Views != 1 || s.Shares["linkedin"] != 1 || s.Shares["twitter"] != 1 || s.Downloads != 1 || s.LinkedInAdds != 1 {
+	if s := st.Info.Stats; s.Views != 1 || s.Shares["linkedin"] != 1 || s.Shares["twitter"] != 1 || s.Shares["copy"] != 1 || s.Downloads != 1 || s.LinkedInAdds != 1 {
 		t.Errorf("stats %+v", s)
+	}
+
+	// "The same kind from the same IP is counted once per 24 hours."
+	first := send("award-3", `{"parameters":{"kind":"share","network":"linkedin"}}`)
+	second := send("award-3", `{"parameters":{"kind":"share","network":"x"}}`)
+	if !strings.Contains(first.body, `"recorded":true`) || !strings.Contains(second.body, `"recorded":false`) || second.header.Get("X-Credstats-Dropped") != "duplicate" {
+		t.Errorf("two shares from one address: %s, then %s %v", first.body, second.body, second.header)
+	}
+	// A request that is stored but not counted says so, as on every route.
+	r = e.do(request{method: "POST", path: "/awards/award-4/event", body: `{"parameters":{"kind":"view"}}`,
+		header: map[string]string{"Content-Type": "application/json", "User-Agent": "curl/8.5.0"}})
+	if !strings.Contains(r.body, `"recorded":false`) || r.header.Get("X-Credstats-Dropped") != "bot" {
+		t.Errorf("a view from curl: %s %v", r.body, r.header)
+	}
+	if r := e.do(request{method: "POST", path: "/api/event", body: `{"credential":"award-4","type":"view"}`, header: map[string]string{"User-Agent": "curl/8.5.0"}}); r.header.Get("X-Credstats-Dropped") != "bot" {
+		t.Errorf("a beacon event from curl: %d %v", r.status, r.header)
+	}
+	// Refusals speak this API's words.
+	for body, want := range map[string]string{
+		`{"parameters":{"kind":"poke"}}`:                      "kind: must be one of view, share, download, linkedin_add",
+		`{"parameters":{"kind":"share","network":"myspace"}}`: "copy",
+		`{"parameters":{"kind":"share"}}`:                     "kind is share",
+	} {
+		if r := send("award-5", body); r.status != 400 || !strings.Contains(r.body, want) {
+			t.Errorf("%s: %d %s; want a message with %q", body, r.status, r.body, want)
+		}
 	}
 	for _, c := range []struct {
 		id, body string
