@@ -52,7 +52,7 @@ func linksCmd(args []string) error {
 			scope = auth.Scope{Kind: auth.ScopeCredential, Value: *credential}
 		}
 	}
-	key, err := auth.LoadSecret(*secret, *dataDir)
+	key, err := auth.ReadSecret(*secret, *dataDir)
 	if err != nil {
 		return err
 	}

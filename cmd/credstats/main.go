@@ -40,7 +40,7 @@ Usage:
   credstats keys         create, list and revoke API keys
   credstats links        create, list and revoke shared read-only dashboard links
   credstats load         send realistic event traffic to a collector and measure it
-  credstats version      print the schema version this build needs
+  credstats version      print this build, the schema version it needs and ClickHouse's (also --version)
 
 Every flag can also be set as an environment variable: --clickhouse is
 CREDSTATS_CLICKHOUSE. Run 'credstats COMMAND --help' for a command's flags.
@@ -66,8 +66,8 @@ func main() {
 		err = linksCmd(args)
 	case "load":
 		err = load(args)
-	case "version":
-		fmt.Printf("schema %d\n", schema.Latest())
+	case "version", "--version", "-version":
+		err = version(args)
 	case "help", "-h", "--help":
 		fmt.Print(usage)
 	default:

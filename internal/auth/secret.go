@@ -44,6 +44,24 @@ func LoadSecret(value, dataDir string) ([]byte, error) {
 	case !errors.Is(err, fs.ErrNotExist):
 		return nil, fmt.Errorf("cannot read the dashboard secret: %w", err)
 	}
+	return makeSecret(dataDir, path)
+}
+
+// ReadSecret is LoadSecret for commands that manage a server's links: it
+// never makes a secret, since links signed with a new one would not open
+// on the server; without one it names the folder it looked in.
+func ReadSecret(value, dataDir string) ([]byte, error) {
+	if value == "" {
+		path := filepath.Join(dataDir, SecretFile)
+		if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+			abs, _ := filepath.Abs(dataDir)
+			return nil, fmt.Errorf("no dashboard secret in %s: give the --data-dir (or CREDSTATS_DATA_DIR) of the server that opens the links (`make run` uses .local/data), or its --dashboard-secret", abs)
+		}
+	}
+	return LoadSecret(value, dataDir)
+}
+
+func makeSecret(dataDir, path string) ([]byte, error) {
 	s := make([]byte, MinSecret)
 	rand.Read(s)
 	if err := os.MkdirAll(dataDir, 0o700); err != nil {

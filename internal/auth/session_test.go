@@ -1,6 +1,10 @@
 package auth
 
 import (
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -74,5 +78,24 @@ func TestLoadSecret(t *testing.T) {
 	}
 	if s, err := LoadSecret(strings.Repeat("x", 40), dir); err != nil || string(s) != strings.Repeat("x", 40) {
 		t.Errorf("LoadSecret(configured) = %q, %v", s, err)
+	}
+}
+
+// A command that manages links never makes a second secret: links signed
+// with it would not open on the server.
+func TestReadSecretNeverMakesOne(t *testing.T) {
+	dir := t.TempDir()
+	if _, err := ReadSecret("", dir); err == nil || !strings.Contains(err.Error(), dir) {
+		t.Fatalf("ReadSecret in an empty folder: %v; want an error naming it", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, SecretFile)); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("ReadSecret made a secret: %v", err)
+	}
+	made, err := LoadSecret("", dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if read, err := ReadSecret("", dir); err != nil || string(read) != string(made) {
+		t.Fatalf("ReadSecret after the server made one: %x, %v; want %x", read, err, made)
 	}
 }
