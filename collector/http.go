@@ -16,8 +16,9 @@ const MaxBodySize = 4 << 10
 // DroppedHeader says why an accepted event does not count (Result.Dropped).
 const DroppedHeader = "X-Credstats-Dropped"
 
-// setDropped says on the answer why an accepted event does not count.
-func setDropped(ctx *fiber.Ctx, res Result) {
+// SetDropped says on the answer why an accepted event does not count, as
+// every ingest route does.
+func SetDropped(ctx *fiber.Ctx, res Result) {
 	if why := res.Dropped(); why != "" {
 		ctx.Set(DroppedHeader, why)
 	}
@@ -76,7 +77,7 @@ func (c *Collector) postEvent(ctx *fiber.Ctx) error {
 	if err != nil {
 		return IngestError(err)
 	}
-	setDropped(ctx, res)
+	SetDropped(ctx, res)
 	return ctx.SendStatus(fiber.StatusAccepted)
 }
 
@@ -95,7 +96,7 @@ func (c *Collector) pixel(ctx *fiber.Ctx) error {
 	if err != nil {
 		return IngestError(err)
 	}
-	setDropped(ctx, res)
+	SetDropped(ctx, res)
 	ctx.Set(fiber.HeaderCacheControl, "no-store")
 	ctx.Set(fiber.HeaderContentType, "image/gif")
 	return ctx.Send(gif)

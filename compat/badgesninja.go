@@ -89,9 +89,7 @@ func (x badgesNinjaIngest) event(ctx *fiber.Ctx) error {
 	if err != nil {
 		return collector.IngestError(inBadgesNinjaTerms(err))
 	}
-	if why := res.Dropped(); why != "" {
-		ctx.Set(collector.DroppedHeader, why)
-	}
+	collector.SetDropped(ctx, res)
 	return ctx.JSON(fiber.Map{
 		"statusCode": fiber.StatusOK,
 		"info": fiber.Map{

@@ -26,11 +26,7 @@ func (d *Dashboard) export(c *fiber.Ctx) error {
 	// The export outlives the handler: the request's context is not its.
 	cur, err := d.o.Engine.Export(context.Background(), s.export(v))
 	if err != nil {
-		status := fiber.StatusServiceUnavailable
-		if invalidQuery(err) {
-			status = fiber.StatusBadRequest
-		}
-		return c.Status(status).SendString(d.sectionError(err))
+		return c.Status(failedStatus(err)).SendString(d.sectionError(err))
 	}
 	c.Set(fiber.HeaderContentDisposition, `attachment; filename="credstats-`+name+`.csv"`)
 	logger := d.o.Logger

@@ -228,10 +228,7 @@ func (d *Dashboard) section(c *fiber.Ctx) error {
 	body, err := f.body, f.err
 	status := fiber.StatusOK
 	if err != nil {
-		status = fiber.StatusServiceUnavailable
-		if invalidQuery(err) {
-			status = fiber.StatusBadRequest
-		}
+		status = failedStatus(err)
 		if body, err = d.fragment("sec-error", map[string]any{"Err": d.sectionError(err)}); err != nil {
 			return err
 		}
@@ -358,6 +355,15 @@ func (d *Dashboard) renderSafely(ctx context.Context, s *section, v view) (body 
 		}
 	}()
 	return d.renderSection(ctx, s, v)
+}
+
+// failedStatus is the status of a section or CSV whose query failed: the
+// client's to fix when the engine refused the query as asked, else 503.
+func failedStatus(err error) int {
+	if invalidQuery(err) {
+		return fiber.StatusBadRequest
+	}
+	return fiber.StatusServiceUnavailable
 }
 
 // invalidQuery reports whether the engine refused a section's query as
