@@ -255,7 +255,8 @@ var ErrQueueFull = errors.New("cannot accept events right now; try again shortly
 //
 // Events from the authenticated API come from the integrator's servers,
 // not from the person, so neither bot detection nor per-address dedup
-// applies to them.
+// applies to them, and they have no visitor (zero): unique viewers count
+// the people whose browsers sent events.
 func (c *Collector) Ingest(h Hit) (Result, error) {
 	source := h.Source.String()
 	c.metrics.received.WithLabelValues(source).Inc()
@@ -279,9 +280,9 @@ func (c *Collector) Ingest(h Hit) (Result, error) {
 		e.Country = cc
 	}
 	ip = edge.Identity(ip)
-	e.Visitor = hashVisitor(pair.today, ip, h.UserAgent)
 	var key uint64
 	if h.Source != event.API {
+		e.Visitor = hashVisitor(pair.today, ip, h.UserAgent)
 		a := c.agents.classify(h.UserAgent)
 		e.Browser, e.OS, e.Device, e.Bot = a.Browser, a.OS, a.Device, a.Bot
 		if e.Bot == event.NotBot {
@@ -339,7 +340,8 @@ func hashVisitor(k saltKey, ip netip.Addr, ua string) uint64 {
 		ua = ua[:maxAgentLen]
 	}
 	b = append(b, ua...)
-	return siphash.Hash(k[0], k[1], b)
+	// Zero is "no visitor" (API events), left out of unique viewers.
+	return max(siphash.Hash(k[0], k[1], b), 1)
 }
 
 // Backlog says what waits to be written to ClickHouse.

@@ -158,7 +158,7 @@ type Event struct {
 	URLPath      string
 	ReferrerHost string
 	ReferrerPath string
-	Visitor      uint64 // keyed hash of IP and user agent; the salt rotates daily
+	Visitor      uint64 // keyed hash of IP and user agent (the salt rotates daily); 0 for API events, which have no person behind them
 	Country      string // ISO 3166 alpha-2, empty where unknown
 	Browser      string
 	OS           string
