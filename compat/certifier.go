@@ -91,6 +91,9 @@ type certifierInteraction struct {
 	EventType    string `json:"eventType"`
 	TriggeredBy  string `json:"triggeredBy"`
 	TriggeredAt  string `json:"triggeredAt"`
+	// GroupID is credstats' own addition: the credential's group, which
+	// Certifier's interactions do not carry.
+	GroupID string `json:"groupId,omitempty"`
 }
 
 // certifierErr is an error in the Certifier API's codes, all of them 400s.
@@ -125,7 +128,7 @@ func (x certifier) interaction(ctx *fiber.Ctx) error {
 	res, err := x.c.Ingest(h)
 	if err != nil {
 		var fe *event.FieldError
-		if errors.As(renameField(err, map[string]string{"credential": "credentialId"}), &fe) {
+		if errors.As(renameField(err, map[string]string{"credential": "credentialId", "group": "groupId"}), &fe) {
 			return certifierErr("validation_error", fe.Error())
 		}
 		return collector.IngestError(err)
@@ -162,6 +165,7 @@ func (b certifierInteraction) input(now time.Time) (event.Input, time.Time, erro
 		Type:       typ.String(),
 		Network:    network.String(),
 		Actor:      b.TriggeredBy,
+		Group:      b.GroupID,
 	}, at, nil
 }
 

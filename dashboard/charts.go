@@ -432,8 +432,9 @@ var funnelStages = []string{"Viewed", "Shared", "Added to LinkedIn"}
 // funnelChart draws each actor's funnel as bars centred on one line, each
 // as wide as its count against the widest: ECharts' own funnel draws
 // trapezoids between stages and gives a stage of 0 a width. The stages
-// are named above their bars, so no name is cut on a phone.
-func funnelChart(r query.Result) (*chart, miniTable) {
+// are named above their bars, so no name is cut on a phone. A stage wider
+// than the one before is drawn as it is, and the note says why.
+func funnelChart(r query.Result) (*chart, miniTable, string) {
 	by := byFirst(r)
 	table := miniTable{Head: []string{"Stage", "Recipients", "Guests"}}
 	cells := make([][]string, len(funnelStages))
@@ -450,7 +451,7 @@ func funnelChart(r query.Result) (*chart, miniTable) {
 	bar := charts.NewBar()
 	bar.SetGlobalOptions(charts.WithInitializationOpts(init0))
 	widest := make([]float64, len(actors))
-	var said []string
+	var said, wider []string
 	for k, actor := range actors {
 		ms := by[actor.key]
 		views := at(ms, 0)
@@ -464,7 +465,10 @@ func funnelChart(r query.Result) (*chart, miniTable) {
 			n := at(ms, i)
 			cell := formatCount(n)
 			if i > 0 && views > 0 {
-				cell += " · " + formatPercent(n/views)
+				cell += " · " + formatRatio(n/views) + " per view"
+			}
+			if i > 0 && n > at(ms, i-1) {
+				wider = append(wider, fmt.Sprintf("%s: %s %s, %s %s", actor.name, formatCount(n), strings.ToLower(stage), formatCount(at(ms, i-1)), strings.ToLower(funnelStages[i-1])))
 			}
 			cells[i] = append(cells[i], cell)
 			stages = append(stages, strings.Replace(strings.ToLower(stage), "linkedin", "LinkedIn", 1)+" "+cell)
@@ -499,7 +503,17 @@ func funnelChart(r query.Result) (*chart, miniTable) {
 	return &chart{Kind: "funnel", Height: 240, Axis: "y",
 		Titles: []legendItem{{Name: actors[0].name, Color: actors[0].color}, {Name: actors[1].name, Color: actors[1].color}},
 		Label:  "Two funnels, from viewed to shared to added to LinkedIn, as bars as wide as their counts. " + strings.Join(said, ". ") + ".",
-		Option: option}, table
+		Option: option}, table, funnelNote(wider)
+}
+
+// funnelNote says why a stage is wider than the one before, when one is:
+// the stages count events, not people.
+func funnelNote(wider []string) string {
+	if len(wider) == 0 {
+		return ""
+	}
+	return "A later stage is wider than the one before (" + strings.Join(wider, "; ") + ") because the stages count events, not people: " +
+		"one viewer may share to several networks, a view is counted once a day while every share counts, and events sent through the API need no page view."
 }
 
 // barWidth keeps bars slim when there are few of them.

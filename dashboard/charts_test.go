@@ -35,10 +35,13 @@ func TestLabelOn(t *testing.T) {
 // widest of its funnel, from zero, so a stage of 0 has no width at all, and
 // the table and the label say every count.
 func TestFunnelIsHonest(t *testing.T) {
-	c, table := funnelChart(query.Result{Results: []query.Row{
+	c, table, note := funnelChart(query.Result{Results: []query.Row{
 		{Dimensions: []string{"recipient"}, Metrics: []float64{200, 50, 0}},
 		{Dimensions: []string{"guest"}, Metrics: []float64{0, 0, 0}},
 	}})
+	if note != "" {
+		t.Errorf("a funnel that narrows has a note: %q", note)
+	}
 	var o struct {
 		XAxis []struct {
 			Min, Max float64
@@ -75,12 +78,41 @@ func TestFunnelIsHonest(t *testing.T) {
 	if o.Series[0].Stack != o.Series[1].Stack || o.Series[1].Stack == o.Series[3].Stack {
 		t.Errorf("stacks %q %q %q %q", o.Series[0].Stack, o.Series[1].Stack, o.Series[2].Stack, o.Series[3].Stack)
 	}
-	want := [][]string{{"Viewed", "200", "0"}, {"Shared", "50 · 25.0%", "0"}, {"Added to LinkedIn", "0 · 0.0%", "0"}}
+	want := [][]string{{"Viewed", "200", "0"}, {"Shared", "50 · 0.25 per view", "0"}, {"Added to LinkedIn", "0 · 0.00 per view", "0"}}
 	if !reflect.DeepEqual(table.Rows, want) {
 		t.Errorf("table %v, want %v", table.Rows, want)
 	}
-	if !strings.Contains(c.Label, "added to LinkedIn 0 · 0.0%") {
+	if !strings.Contains(c.Label, "added to LinkedIn 0 · 0.00 per view") {
 		t.Errorf("label %q", c.Label)
+	}
+}
+
+// TestAWiderStageSaysWhy: more shares than views (a viewer sharing to
+// three networks) is drawn as it is, in shares per view, and the note
+// says why the later stage is wider.
+func TestAWiderStageSaysWhy(t *testing.T) {
+	_, table, note := funnelChart(query.Result{Results: []query.Row{
+		{Dimensions: []string{"recipient"}, Metrics: []float64{17, 20, 3}},
+		{Dimensions: []string{"guest"}, Metrics: []float64{100, 10, 1}},
+	}})
+	if table.Rows[1][1] != "20 · 1.18 per view" {
+		t.Errorf("recipients' shares %q, want 20 · 1.18 per view", table.Rows[1][1])
+	}
+	if !strings.Contains(note, "Recipients: 20 shared, 17 viewed") || strings.Contains(note, "Guests") || !strings.Contains(note, "several networks") {
+		t.Errorf("note %q", note)
+	}
+}
+
+// TestSharesPerViewAndItsChange: the headline shows shares per view as a
+// ratio, and its change as a relative change: from 0.527 to 1.176 is
+// +123%, not "+0.6 pts".
+func TestSharesPerViewAndItsChange(t *testing.T) {
+	f := figure{Label: metricLabels[mShareRate], Value: 20.0 / 17, Prev: 0.527, HasPrev: true, Ratio: true}
+	if f.Display() != "1.18" || f.PrevDisplay() != "0.53" || f.Label != "Shares per view" {
+		t.Errorf("%s %s vs %s", f.Label, f.Display(), f.PrevDisplay())
+	}
+	if d := f.Delta(); d.Text != "+123%" || d.Dir != "up" {
+		t.Errorf("change %+v, want +123%% up", d)
 	}
 }
 

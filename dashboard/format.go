@@ -26,10 +26,9 @@ func formatCount(x float64) string {
 	return b.String()
 }
 
-// formatPercent writes a ratio as a percentage: 0.1234 is "12.3%".
-func formatPercent(ratio float64) string {
-	return strconv.FormatFloat(ratio*100, 'f', 1, 64) + "%"
-}
+// formatRatio writes a ratio with two decimals: 1.175 shares per view is
+// "1.18".
+func formatRatio(x float64) string { return strconv.FormatFloat(x, 'f', 2, 64) }
 
 // signed writes x with its sign and the given decimals: "+12", "-3.5".
 func signed(x float64, decimals int) string {

@@ -28,6 +28,13 @@ var templates = template.Must(template.New("").Funcs(template.FuncMap{
 	"count": formatCount,
 	"pct":   func(x float64) string { return fmt.Sprintf("%.0f%%", x) },
 	"width": func(x float64) template.CSS { return template.CSS(fmt.Sprintf("width:%.1f%%", x)) },
+	// capital starts a sentence: "people whose..." is "People whose...".
+	"capital": func(s string) string {
+		if s == "" {
+			return s
+		}
+		return strings.ToUpper(s[:1]) + s[1:]
+	},
 }).ParseFS(templateFS, "templates/*.html"))
 
 func (d *Dashboard) render(c *fiber.Ctx, status int, name string, data any) error {

@@ -39,12 +39,21 @@ var (
 	mLinkCopies    = catalog.LinkCopies.Name
 )
 
+// metricMeans says what each metric means, in the catalog's words.
+var metricMeans = func() map[string]string {
+	m := map[string]string{}
+	for _, x := range catalog.Metrics {
+		m[x.Name] = x.Means
+	}
+	return m
+}()
+
 var metricLabels = map[string]string{
 	mEvents:        "Events",
 	mViews:         "Views",
 	mUniqueViewers: "Unique viewers",
 	mShares:        "Shares",
-	mShareRate:     "Share rate",
+	mShareRate:     "Shares per view",
 	mDownloads:     "Downloads",
 	mVerifications: "Verifications",
 	mLinkedInAdds:  "LinkedIn adds",
@@ -207,24 +216,22 @@ func at(ms []float64, i int) float64 {
 type figure struct {
 	Metric  string
 	Label   string
+	Means   string // what the number means, in the catalog's words
 	Value   float64
 	Prev    float64
 	HasPrev bool
-	Percent bool // a ratio shown as a percentage; changes in points
+	Ratio   bool // a ratio such as shares per view, shown with two decimals
 }
 
-func (f figure) Display() string {
-	if f.Percent {
-		return formatPercent(f.Value)
-	}
-	return formatCount(f.Value)
-}
+func (f figure) Display() string { return f.format(f.Value) }
 
-func (f figure) PrevDisplay() string {
-	if f.Percent {
-		return formatPercent(f.Prev)
+func (f figure) PrevDisplay() string { return f.format(f.Prev) }
+
+func (f figure) format(x float64) string {
+	if f.Ratio {
+		return formatRatio(x)
 	}
-	return formatCount(f.Prev)
+	return formatCount(x)
 }
 
 // Raw is the exact value, for machines (and the browser tests).
@@ -239,17 +246,12 @@ func (f figure) Delta() delta {
 	return delta{t, d}
 }
 
+// change is the relative change against the period before, for ratios as
+// for counts: shares per view going from 0.50 to 0.60 is +20%.
 func (f figure) change() (string, string) {
 	switch {
 	case !f.HasPrev:
 		return "", ""
-	case f.Percent:
-		pts := (f.Value - f.Prev) * 100
-		if f.Value <= 1 && f.Prev <= 1 {
-			return signed(pts, 1) + " pts", direction(pts)
-		}
-		pts = f.Value - f.Prev
-		return signed(pts, 1) + " pts", direction(pts)
 	case f.Prev == 0 && f.Value == 0:
 		return "no change", "flat"
 	case f.Prev == 0:
@@ -324,7 +326,7 @@ func loadHeadline(ctx context.Context, d *Dashboard, v view) (any, error) {
 		if m == mEvents {
 			continue
 		}
-		f := figure{Metric: m, Label: metricLabels[m], Value: at(now, i), Percent: m == mShareRate}
+		f := figure{Metric: m, Label: metricLabels[m], Means: metricMeans[m], Value: at(now, i), Ratio: m == mShareRate}
 		// Unique viewers of single hours do not add up to those of a day.
 		if hasPrev && !(hours && m == mUniqueViewers) {
 			f.HasPrev, f.Prev = true, at(before, i)
@@ -386,6 +388,7 @@ type chartSection struct {
 	Chart  *chart
 	Empty  string
 	Tables []miniTable
+	Note   string // what a reader must know to read the chart right
 }
 
 type miniTable struct {
@@ -448,8 +451,8 @@ func loadFunnel(ctx context.Context, d *Dashboard, v view) (any, error) {
 	if allZero(r) {
 		return chartSection{Empty: "No views in this period."}, nil
 	}
-	c, table := funnelChart(r)
-	return chartSection{Chart: c, Tables: []miniTable{table}}, nil
+	c, table, note := funnelChart(r)
+	return chartSection{Chart: c, Tables: []miniTable{table}, Note: note}, nil
 }
 
 func allZero(r query.Result) bool {
@@ -486,7 +489,7 @@ func loadTop(ctx context.Context, d *Dashboard, v view, dim string) (any, error)
 		return nil, err
 	}
 	t := topTable{Dim: dim, Shared: v.link}
-	t.Heads = []string{"Views", "Viewers", "Shares", "LinkedIn", "Share rate"}
+	t.Heads = []string{"Views", "Viewers", "Shares", "LinkedIn", "Shares per view"}
 	var top float64
 	for _, row := range r.Results {
 		if len(row.Dimensions) == 0 {
@@ -504,7 +507,7 @@ func loadTop(ctx context.Context, d *Dashboard, v view, dim string) (any, error)
 		}
 		for i, m := range topMetrics {
 			if m == mShareRate {
-				tr.Cells = append(tr.Cells, formatPercent(at(row.Metrics, i)))
+				tr.Cells = append(tr.Cells, formatRatio(at(row.Metrics, i)))
 			} else {
 				tr.Cells = append(tr.Cells, formatCount(at(row.Metrics, i)))
 			}

@@ -10,11 +10,12 @@
 //
 //	{{enum "network"}}      the Enum8 type of an events column: Enum8('' = 0, 'linkedin' = 1, ...)
 //	{{tables}}              every catalog.Table: events, credential_daily, the rollups'
+//	{{fed}}                 the tables views feed from events: all but events
 //	{{table "events"}}      the catalog.Table of that name
 //	{{rollup "group_15m"}}  a catalog.Rollup, with .Name, .Grain, .Keys and .Columns
 //	{{columns .Columns}}    column definitions, "name Type", one a line
 //	{{selects .Columns}}    a rollup's SELECT list from events, one a line
-//	{{names .Keys}}         column names joined by commas
+//	{{names .Keys}}         column names joined by commas (a Table's Keys: all but its counts)
 //
 // A column's type for the server is {{.TypeFor $.Dict}}. A value added to
 // an event's enum in internal/event, for example, reaches every table that
@@ -116,6 +117,7 @@ func (f Features) funcs() template.FuncMap {
 			return c.Type, nil
 		},
 		"tables": catalog.Tables,
+		"fed":    catalog.Fed,
 		"table": func(name string) (catalog.Table, error) {
 			return named(catalog.Tables(), name, func(t catalog.Table) string { return t.Name })
 		},

@@ -20,7 +20,7 @@ import (
 var rawMetrics = map[string]string{
 	"events":         "toFloat64(count())",
 	"views":          "toFloat64(countIf(type = 'view'))",
-	"unique_viewers": "toFloat64(uniqIf(visitor, type = 'view'))",
+	"unique_viewers": "toFloat64(uniqIf(visitor, type = 'view' AND visitor != 0))",
 	"shares":         "toFloat64(countIf(type = 'share'))",
 	"downloads":      "toFloat64(countIf(type = 'download'))",
 	"verifications":  "toFloat64(countIf(type = 'verify'))",
@@ -118,6 +118,9 @@ func raw(t *testing.T, conn driver.Conn, q Query) map[string][]float64 {
 			} else {
 				dims[timeAt] = time.Unix(key*86400, 0).UTC().Format(time.DateOnly)
 			}
+		}
+		if len(dims) > 0 && !slices.ContainsFunc(ms, func(m float64) bool { return m != 0 }) {
+			continue // a breakdown has no row of zeros
 		}
 		out[strings.Join(dims, "|")] = ms
 	}
@@ -254,6 +257,28 @@ func TestRollupsMatchRawEvents(t *testing.T) {
 	} {
 		q.DateRange = span
 		sameAsRaw(t, e, conn, q)
+	}
+}
+
+// TestBreakdownsHaveNoRowsOfZeros: shares by network have no row for the
+// network "" that only views have, in a ranking or a series.
+func TestBreakdownsHaveNoRowsOfZeros(t *testing.T) {
+	_, conn := chtest.New(t)
+	rolluptest.Seed(t, conn, 500, 3, rolluptest.Now, 10*24*time.Hour)
+	e := NewEngine(conn, func() time.Time { return rolluptest.Now })
+	for _, q := range []Query{
+		{Metrics: []string{"shares"}, Dimensions: []string{"network"}},
+		{Metrics: []string{"shares"}, Dimensions: []string{"time:day", "network"}},
+	} {
+		res, err := e.Run(context.Background(), q)
+		must(t, err)
+		networks := map[string]bool{}
+		for _, r := range res.Results {
+			networks[r.Dimensions[len(r.Dimensions)-1]] = true
+		}
+		if networks[""] || len(networks) < 3 {
+			t.Errorf("%v: networks %v; want several, and not \"\"", q.Dimensions, networks)
+		}
 	}
 }
 

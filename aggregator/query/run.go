@@ -121,8 +121,10 @@ func (e *Engine) count(ctx context.Context, p *plan) (int, error) {
 	b := &builder{}
 	b.add("SELECT count() FROM (SELECT ")
 	aliases := p.selectDims(b, false)
+	p.selectMetrics(b, false)
 	p.from(b)
-	b.add(" GROUP BY " + strings.Join(aliases, ", ") + ")")
+	p.groupBy(b, aliases)
+	b.add(")")
 	var n uint64
 	if err := e.conn.QueryRow(ctx, b.sb.String(), b.args...).Scan(&n); err != nil {
 		return 0, queryError(err)
@@ -140,7 +142,7 @@ func (e *Engine) grouped(ctx context.Context, p *plan) (*Cursor, error) {
 	p.selectMetrics(b, len(aliases) == 0)
 	p.from(b)
 	if len(aliases) > 0 {
-		b.add(" GROUP BY " + strings.Join(aliases, ", "))
+		p.groupBy(b, aliases)
 		var order []string
 		for _, k := range p.order {
 			order = append(order, k.sql())

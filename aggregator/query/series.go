@@ -63,7 +63,8 @@ func (e *Engine) fill(ctx context.Context, p *plan, combos [][]string) (*Cursor,
 			order = append(order, a)
 		}
 	}
-	b.add(" GROUP BY " + strings.Join(aliases, ", ") + " ORDER BY " + strings.Join(order, ", "))
+	p.groupBy(b, aliases)
+	b.add(" ORDER BY " + strings.Join(order, ", "))
 	rows, err := e.conn.Query(ctx, b.sb.String(), b.args...)
 	if err != nil {
 		return nil, queryError(err)
@@ -84,8 +85,10 @@ func (e *Engine) combos(ctx context.Context, p *plan) ([][]string, error) {
 	b := &builder{}
 	b.add("SELECT ")
 	aliases := p.selectDims(b, true)
+	p.selectMetrics(b, false)
 	p.from(b)
-	b.add(" GROUP BY "+strings.Join(aliases, ", ")+" ORDER BY "+strings.Join(aliases, ", ")+" LIMIT ?", maxCombos+1)
+	p.groupBy(b, aliases)
+	b.add(" ORDER BY "+strings.Join(aliases, ", ")+" LIMIT ?", maxCombos+1)
 	rows, err := e.conn.Query(ctx, b.sb.String(), b.args...)
 	if err != nil {
 		return nil, queryError(err)
@@ -94,9 +97,12 @@ func (e *Engine) combos(ctx context.Context, p *plan) ([][]string, error) {
 	var out [][]string
 	for rows.Next() {
 		c := make([]string, len(aliases))
-		dest := make([]any, len(c))
+		dest := make([]any, len(c), len(c)+len(p.q.Metrics))
 		for i := range c {
 			dest[i] = &c[i]
+		}
+		for range p.q.Metrics {
+			dest = append(dest, new(float64))
 		}
 		if err := rows.Scan(dest...); err != nil {
 			return nil, fmt.Errorf("cannot read a result row: %w", err)

@@ -116,6 +116,19 @@ func (p *plan) selectMetrics(b *builder, first bool) {
 	}
 }
 
+// groupBy writes GROUP BY over the aliases and keeps only the groups with
+// a metric other than zero: a breakdown of shares by network has no row
+// for the network "" of views.
+func (p *plan) groupBy(b *builder, aliases []string) {
+	b.add(" GROUP BY " + strings.Join(aliases, ", ") + " HAVING ")
+	for i := range p.q.Metrics {
+		if i > 0 {
+			b.add(" OR ")
+		}
+		b.add(fmt.Sprintf("m%d != 0", i))
+	}
+}
+
 func (k sortKey) sql() string {
 	s := fmt.Sprintf("d%d", k.i)
 	if k.metric {

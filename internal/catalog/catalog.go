@@ -32,6 +32,9 @@ type Column struct {
 	// Expr is what a rollup's view selects into the column from the events
 	// table; empty for the events column of the same name.
 	Expr string
+	// Count marks a rollup's counts, which its view aggregates; the other
+	// columns of a rollup are the keys it groups by.
+	Count bool
 }
 
 // TypeFor returns the column's type on a server whose Dict type is dict.
@@ -90,8 +93,18 @@ var EventsTable = Table{Name: "events", Columns: []Column{
 var CredentialDaily = Table{Name: "credential_daily", Columns: slices.Concat(
 	[]Column{{Name: "day", Type: "Date", Expr: "toDate(time)"}},
 	columnsOf(credentialDims),
-	[]Column{{Name: "events", Type: "AggregateFunction(count)", Expr: "countState()"}, visitors},
+	[]Column{{Name: "events", Type: "AggregateFunction(count)", Expr: "countState()", Count: true}, visitors},
 )}
+
+// Keys are the columns a table fed by a view groups by: all but its
+// counts.
+func (t Table) Keys() []Column {
+	return slices.DeleteFunc(slices.Clone(t.Columns), func(c Column) bool { return c.Count })
+}
+
+// Fed lists the tables materialized views feed from events: the badge
+// counters' and the rollups'.
+func Fed() []Table { return Tables()[1:] }
 
 // Tables lists every table the catalog describes.
 func Tables() []Table {

@@ -67,10 +67,12 @@ type Rollup struct {
 	Dims  []Dimension
 }
 
-var visitors = Column{Name: "visitors", Type: "AggregateFunction(uniq, UInt64)", Expr: "uniqState(visitor)"}
+// visitors holds the unique-viewer state of the events that have a
+// visitor: API events have none (0), and count in events but not here.
+var visitors = Column{Name: "visitors", Type: "AggregateFunction(uniq, UInt64)", Expr: "uniqStateIf(visitor, visitor != 0)", Count: true}
 
 // counts are the columns every rollup counts into.
-var counts = []Column{{Name: "events", Type: "UInt64", Expr: "count()"}, visitors}
+var counts = []Column{{Name: "events", Type: "UInt64", Expr: "count()", Count: true}, visitors}
 
 // Keys are the columns the rollup groups by: its time, then its
 // dimensions.
@@ -116,29 +118,39 @@ var Rollups = []Rollup{
 }
 
 // Metric is a number a query asks for, worked out in SQL from a rollup's
-// counts.
+// counts, with what it means to a reader: the API's document, the
+// dashboard and the README say Means in these words.
 type Metric struct {
-	Name string
-	SQL  string
+	Name  string
+	SQL   string
+	Means string
 }
+
+// counted is what every count leaves out.
+const counted = "; bots, and a browser's repeats of the same action within 24 hours, are left out"
 
 // The metrics.
 var (
-	Events        = Metric{"events", "toFloat64(sum(events))"}
-	Views         = countOf("views", event.View)
-	UniqueViewers = Metric{"unique_viewers", "toFloat64(uniqMergeIf(visitors, " + isType(event.View) + "))"}
-	Shares        = countOf("shares", event.Share)
-	Downloads     = countOf("downloads", event.Download)
-	Verifications = countOf("verifications", event.Verify)
-	LinkedInAdds  = countOf("linkedin_adds", event.LinkedInAdd)
-	LinkCopies    = countOf("link_copies", event.LinkCopy)
-	ShareRate     = Metric{"share_rate", fmt.Sprintf("if(%[1]s = 0, 0, %[2]s / %[1]s)", sumOf(event.View), sumOf(event.Share))}
+	Events = Metric{"events", "toFloat64(sum(events))",
+		"every counted event: views, shares, downloads, verifications, LinkedIn adds and link copies" + counted}
+	Views         = countOf("views", event.View, "views of credential pages")
+	UniqueViewers = Metric{"unique_viewers", "toFloat64(uniqMergeIf(visitors, " + isType(event.View) + "))",
+		"people whose browsers viewed, each counted once a day (the visitor hash changes daily, so a person who returns on another day counts again in a longer range); views sent through the authenticated API have no person behind them and are not counted; approximate above about 65,000"}
+	Shares        = countOf("shares", event.Share, "shares to any network")
+	Downloads     = countOf("downloads", event.Download, "downloads of the credential")
+	Verifications = countOf("verifications", event.Verify, "verifications of the credential")
+	LinkedInAdds  = countOf("linkedin_adds", event.LinkedInAdd, "additions to a LinkedIn profile")
+	LinkCopies    = countOf("link_copies", event.LinkCopy, "copies of the credential's link")
+	ShareRate     = Metric{"share_rate", fmt.Sprintf("if(%[1]s = 0, 0, %[2]s / %[1]s)", sumOf(event.View), sumOf(event.Share)),
+		"shares per view: shares divided by views, 0 without views; a ratio, not a percentage, above 1 when viewers share to several networks or shares arrive through the API without page views"}
 )
 
 // Metrics lists the metrics in documentation order.
 var Metrics = []Metric{Events, Views, UniqueViewers, Shares, Downloads, Verifications, LinkedInAdds, LinkCopies, ShareRate}
 
-func countOf(name string, t event.Type) Metric { return Metric{name, "toFloat64(" + sumOf(t) + ")"} }
+func countOf(name string, t event.Type, what string) Metric {
+	return Metric{name, "toFloat64(" + sumOf(t) + ")", what + counted}
+}
 
 func sumOf(t event.Type) string { return "sumIf(events, " + isType(t) + ")" }
 

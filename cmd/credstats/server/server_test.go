@@ -803,3 +803,53 @@ func TestRoles(t *testing.T) {
 		})
 	}
 }
+
+// TestUniqueViewersCountPeopleNotIntegrators: views sent through the
+// Certifier-compatible API come from the integrator's server and have no
+// visitor, so the counters and the query API count as unique viewers only
+// the people whose browsers sent views; the API's optional groupId gives
+// those events their group.
+func TestUniqueViewersCountPeopleNotIntegrators(t *testing.T) {
+	e := newEnv(t, nil)
+	token, _ := e.createKey(auth.EventsWrite)
+	stats, _ := e.createKey(auth.StatsRead)
+	at := e.clock.Now().Add(-time.Minute).Format(time.RFC3339)
+	for range 5 {
+		body := fmt.Sprintf(`{"credentialId":"uv","eventType":"credential_viewed","triggeredBy":"guest","triggeredAt":%q,"groupId":"course-9"}`, at)
+		r := e.do(request{method: "POST", path: "/v1/credential-interactions", body: body,
+			header: map[string]string{"Content-Type": "application/json", "Authorization": "Bearer " + token, "Certifier-Version": "2022-10-26"}})
+		if r.status != 200 {
+			t.Fatalf("interaction: %d %s", r.status, r.body)
+		}
+	}
+	for _, from := range []string{"127.0.0.2", "127.0.0.3"} {
+		if r := e.do(request{method: "POST", path: "/api/event", body: `{"credential":"uv","type":"view","group":"course-9"}`, from: from}); r.status != 202 {
+			t.Fatalf("beacon view: %d %s", r.status, r.body)
+		}
+	}
+	if n := e.count("credential = 'uv' AND group_id = 'course-9'"); n != 7 {
+		t.Errorf("%d of 7 views stored in group course-9", n)
+	}
+	var people uint64
+	if err := e.conn.QueryRow(context.Background(), "SELECT uniqIf(visitor, visitor != 0) FROM events WHERE credential = 'uv'").Scan(&people); err != nil || people != 2 {
+		t.Fatalf("raw events hold %d visitors (%v), want 2", people, err)
+	}
+	if got := e.stats("uv"); got["views"] != 7.0 || got["unique_viewers"] != float64(people) {
+		t.Errorf("counters: %v views, %v unique viewers; want 7 and %d", got["views"], got["unique_viewers"], people)
+	}
+	q := `{"metrics":["views","unique_viewers"],"dimensions":["group"],"filters":[["is","credential",["uv"]]],"date_range":"7d"}`
+	r := e.do(request{method: "POST", path: "/api/v1/query", body: q,
+		header: map[string]string{"Content-Type": "application/json", "Authorization": "Bearer " + stats}})
+	var answer struct {
+		Rows []struct {
+			Dimensions []string
+			Metrics    []float64
+		} `json:"results"`
+	}
+	if err := json.Unmarshal([]byte(r.body), &answer); err != nil || r.status != 200 {
+		t.Fatalf("query: %d %s", r.status, r.body)
+	}
+	if len(answer.Rows) != 1 || answer.Rows[0].Dimensions[0] != "course-9" || answer.Rows[0].Metrics[0] != 7 || answer.Rows[0].Metrics[1] != float64(people) {
+		t.Errorf("query answered %s; want course-9 with 7 views and %d unique viewers", r.body, people)
+	}
+}
