@@ -35,6 +35,9 @@ var OpenAPI []byte
 
 // Options configure the aggregator's HTTP API.
 type Options struct {
+	// Write is the connection the registry's routes record entries over;
+	// nil: they answer 503.
+	Write driver.Conn
 	// Conn should be read-only and time-limited (store.Options).
 	Conn   driver.Conn
 	Logger *slog.Logger

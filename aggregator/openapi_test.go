@@ -153,6 +153,7 @@ func TestOpenAPIDescribesEveryRouteAndAnswer(t *testing.T) {
 	rolluptest.Seed(t, e.conn, 300, 7, rolluptest.Now, 10*24*time.Hour)
 	stats, _ := e.key(auth.StatsRead)
 	ingest, _ := e.key(auth.EventsWrite)
+	registry, _ := e.key(auth.RegistryWrite)
 
 	r := e.get("/api/openapi.json")
 	var doc map[string]any
@@ -161,7 +162,8 @@ func TestOpenAPIDescribesEveryRouteAndAnswer(t *testing.T) {
 	}
 	paths := doc["paths"].(map[string]any)
 	for _, p := range []string{"/api/event", "/api/event.gif", "/v1/credential-interactions", "/awards/{id}/event", "/awards/{id}/stats",
-		"/api/v1/credentials/{id}/stats", "/badge/{id}.svg", "/api/v1/query", "/api/v1/export", "/healthz", "/readyz", "/api/openapi.json"} {
+		"/api/v1/credentials/{id}/stats", "/badge/{id}.svg", "/api/v1/query", "/api/v1/export", "/healthz", "/readyz", "/api/openapi.json",
+		"/api/v1/credentials/{id}", "/api/v1/credentials/import", "/api/v1/credentials", "/api/v1/credentials/stats"} {
 		if _, ok := paths[p]; !ok {
 			t.Errorf("the document lacks %s", p)
 		}
@@ -212,6 +214,16 @@ func TestOpenAPIDescribesEveryRouteAndAnswer(t *testing.T) {
 		{"GET", "/api/v1/export", export(`{"metrics":["views"],"dimensions":["country"]}`) + "&format=xml", "", withKey(stats, nil), 400},
 		{"GET", "/api/v1/export", export(`{"metrics":["views"]}`), "", nil, 401},
 		{"GET", "/api/v1/export", export(`{"metrics":["views"]}`), "", withKey(ingest, nil), 403},
+		{"PUT", "/api/v1/credentials/{id}", "/api/v1/credentials/cred-1", `{"name":"Data Science","group":"prog-a","issued_at":"2026-01-05T10:00:00Z"}`, withKey(registry, nil), 200},
+		{"PUT", "/api/v1/credentials/{id}", "/api/v1/credentials/cred-1", `{"status":"lost"}`, withKey(registry, nil), 400},
+		{"PUT", "/api/v1/credentials/{id}", "/api/v1/credentials/cred-1", `{}`, withKey(stats, nil), 403},
+		{"POST", "/api/v1/credentials/import", "/api/v1/credentials/import", `{"id":"cred-2","name":"Cloud"}` + "\n" + `{"id":"cred-3"}`, withKey(registry, nil), 200},
+		{"POST", "/api/v1/credentials/import", "/api/v1/credentials/import", `{"id":"cred-2","nam":"Cloud"}`, withKey(registry, nil), 400},
+		{"GET", "/api/v1/credentials", "/api/v1/credentials?sort-field=name&page-size=2", "", withKey(stats, nil), 200},
+		{"GET", "/api/v1/credentials", "/api/v1/credentials?page-size=500", "", withKey(stats, nil), 400},
+		{"GET", "/api/v1/credentials", "/api/v1/credentials", "", nil, 401},
+		{"POST", "/api/v1/credentials/stats", "/api/v1/credentials/stats", `{"ids":["cred-1","cred-2","nobody"]}`, jsonHeader, 200},
+		{"POST", "/api/v1/credentials/stats", "/api/v1/credentials/stats", `{"ids":[]}`, jsonHeader, 400},
 		{"GET", "/api/openapi.json", "/api/openapi.json", "", nil, 200},
 		{"GET", "/healthz", "/healthz", "", nil, 200},
 		{"GET", "/readyz", "/readyz", "", nil, 200},

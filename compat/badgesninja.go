@@ -34,8 +34,8 @@ func ParseBadgesNinjaKind(kind, network string) (typ, net string) {
 
 // BadgesNinjaIngestRoutes registers the badges.ninja-compatible event
 // route of the collector c, behind its gate's rate limit.
-func BadgesNinjaIngestRoutes(r fiber.Router, c *collector.Collector) {
-	r.Post("/awards/:id/event", badgesNinja(c.Gate().Limited(badgesNinjaIngest{c}.event)))
+func BadgesNinjaIngestRoutes(r fiber.Router, c *collector.Collector, groups GroupOf) {
+	r.Post("/awards/:id/event", badgesNinja(c.Gate().Limited(badgesNinjaIngest{c, groups}.event)))
 }
 
 // BadgesNinjaStatsRoutes registers the badges.ninja-compatible stats
@@ -59,7 +59,10 @@ func badgesNinja(h fiber.Handler) fiber.Handler {
 	}
 }
 
-type badgesNinjaIngest struct{ c *collector.Collector }
+type badgesNinjaIngest struct {
+	c      *collector.Collector
+	groups GroupOf
+}
 
 type badgesNinjaBody struct {
 	Parameters struct {
@@ -83,6 +86,7 @@ func (x badgesNinjaIngest) event(ctx *fiber.Ctx) error {
 	}
 	typ, network := ParseBadgesNinjaKind(p.Kind, p.Network)
 	in := event.Input{Credential: strings.Clone(ctx.Params("id")), Type: typ, Network: network, Actor: p.Actor}
+	in.Group = x.groups.of(ctx, in.Credential)
 	hit := x.c.HitFrom(ctx, in, event.Beacon)
 	hit.DedupByKind = true
 	res, err := x.c.Ingest(hit)

@@ -6,6 +6,7 @@
 package compat
 
 import (
+	"context"
 	"errors"
 	"slices"
 	"strings"
@@ -79,11 +80,27 @@ func ParseCertifierType(s string) (event.Type, event.Network, bool) {
 
 // CertifierRoutes registers the Certifier-compatible route of the
 // collector c behind auth, which checks the bearer key.
-func CertifierRoutes(r fiber.Router, c *collector.Collector, auth fiber.Handler) {
-	r.Post("/v1/credential-interactions", auth, certifier{c}.interaction)
+func CertifierRoutes(r fiber.Router, c *collector.Collector, auth fiber.Handler, groups GroupOf) {
+	r.Post("/v1/credential-interactions", auth, certifier{c, groups}.interaction)
 }
 
-type certifier struct{ c *collector.Collector }
+type certifier struct {
+	c      *collector.Collector
+	groups GroupOf
+}
+
+// GroupOf answers the group the credential registry has for a credential,
+// or ""; the compatible routes give it to events that carry none. Nil
+// knows no groups.
+type GroupOf func(ctx context.Context, credential string) string
+
+// of looks up a valid credential id's group.
+func (g GroupOf) of(c *fiber.Ctx, credential string) string {
+	if g == nil || !event.ValidID(credential) {
+		return ""
+	}
+	return g(c.UserContext(), credential)
+}
 
 type certifierInteraction struct {
 	ID           string `json:"id,omitempty"`
@@ -122,6 +139,9 @@ func (x certifier) interaction(ctx *fiber.Ctx) error {
 	in, at, err := body.input(x.c.Now())
 	if err != nil {
 		return certifierErr("validation_error", err.Error())
+	}
+	if in.Group == "" {
+		in.Group = x.groups.of(ctx, in.Credential)
 	}
 	h := x.c.HitFrom(ctx, in, event.API)
 	h.Time = at

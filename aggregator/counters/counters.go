@@ -7,6 +7,7 @@ package counters
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
@@ -62,30 +63,67 @@ type Store struct {
 
 // Unique viewers are counted from the daily visitor hashes, whose salt
 // rotates daily: a person who comes back on another day counts again. The
-// second part of the union is the credential's unique viewers in all
+// second part of the union is each credential's unique viewers in all
 // (actor ”), so one round trip answers everything.
-const credentialCounts = `SELECT toString(actor), toString(type), toString(network), countMerge(events), uniqMerge(visitors)
-FROM credential_daily WHERE credential = ? GROUP BY actor, type, network
+func credentialCounts(n int) string {
+	in := strings.Repeat("?, ", n-1) + "?"
+	return `SELECT credential, toString(actor), toString(type), toString(network), countMerge(events), uniqMerge(visitors)
+FROM credential_daily WHERE credential IN (` + in + `) GROUP BY credential, actor, type, network
 UNION ALL
-SELECT '', 'view', '', toUInt64(0), uniqMerge(visitors) FROM credential_daily WHERE credential = ? AND type = 'view'`
+SELECT credential, '', 'view', '', toUInt64(0), uniqMerge(visitors) FROM credential_daily WHERE credential IN (` + in + `) AND type = 'view' GROUP BY credential`
+}
+
+// MaxMany bounds the credentials of one ManyStats call.
+const MaxMany = 500
+
+func newStats() Stats {
+	return Stats{Counts: *newCounts(), ByActor: map[string]*Counts{"recipient": newCounts(), "guest": newCounts()}}
+}
 
 // CredentialStats returns the counters of one credential; a credential
 // nobody has seen yet has zeros.
 func (s Store) CredentialStats(ctx context.Context, credential string) (Stats, error) {
-	st := Stats{Counts: *newCounts(), ByActor: map[string]*Counts{"recipient": newCounts(), "guest": newCounts()}}
-	rows, err := s.Conn.Query(ctx, credentialCounts, credential, credential)
+	m, err := s.ManyStats(ctx, []string{credential})
+	return m[credential], err
+}
+
+// ManyStats returns the counters of up to MaxMany credentials in one
+// query, zeros for those nobody has seen yet.
+func (s Store) ManyStats(ctx context.Context, credentials []string) (map[string]Stats, error) {
+	if len(credentials) > MaxMany {
+		return nil, fmt.Errorf("at most %d credentials at a time", MaxMany)
+	}
+	out := make(map[string]Stats, len(credentials))
+	for _, c := range credentials {
+		out[c] = newStats()
+	}
+	if len(credentials) == 0 {
+		return out, nil
+	}
+	args := make([]any, 0, 2*len(credentials))
+	for range 2 {
+		for _, c := range credentials {
+			args = append(args, c)
+		}
+	}
+	rows, err := s.Conn.Query(ctx, credentialCounts(len(credentials)), args...)
 	if err != nil {
-		return Stats{}, fmt.Errorf("cannot query credential stats: %w", err)
+		return nil, fmt.Errorf("cannot query credential stats: %w", err)
 	}
 	defer rows.Close()
 	for rows.Next() {
-		var actor, typ, network string
+		var credential, actor, typ, network string
 		var n, viewers uint64
-		if err := rows.Scan(&actor, &typ, &network, &n, &viewers); err != nil {
-			return Stats{}, fmt.Errorf("cannot read credential stats: %w", err)
+		if err := rows.Scan(&credential, &actor, &typ, &network, &n, &viewers); err != nil {
+			return nil, fmt.Errorf("cannot read credential stats: %w", err)
+		}
+		st, ok := out[credential]
+		if !ok {
+			continue
 		}
 		if actor == "" {
 			st.UniqueViewers = viewers
+			out[credential] = st
 			continue
 		}
 		st.add(typ, network, n)
@@ -95,9 +133,10 @@ func (s Store) CredentialStats(ctx context.Context, credential string) (Stats, e
 				a.UniqueViewers = viewers
 			}
 		}
+		out[credential] = st
 	}
 	if err := rows.Err(); err != nil {
-		return Stats{}, fmt.Errorf("cannot read credential stats: %w", err)
+		return nil, fmt.Errorf("cannot read credential stats: %w", err)
 	}
-	return st, nil
+	return out, nil
 }

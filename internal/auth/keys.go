@@ -20,10 +20,13 @@ const (
 	EventsWrite = "events:write" // Certifier-compatible ingest
 	StatsRead   = "stats:read"   // query and export
 	Dashboard   = "dashboard"    // sign in to the dashboard
+	Operator    = "operator"     // operator routes: erase a credential
+	// RegistryWrite records credentials in the registry.
+	RegistryWrite = "registry:write"
 )
 
 // KeyScopes lists every scope a key can carry.
-var KeyScopes = []string{EventsWrite, StatsRead, Dashboard}
+var KeyScopes = []string{EventsWrite, StatsRead, Dashboard, Operator, RegistryWrite}
 
 const keyPrefix = "csk_"
 

@@ -33,6 +33,7 @@ import (
 	"github.com/credstats/credstats/internal/demo"
 	"github.com/credstats/credstats/internal/edge"
 	"github.com/credstats/credstats/internal/event"
+	"github.com/credstats/credstats/internal/registry"
 	"github.com/credstats/credstats/internal/store"
 	"github.com/credstats/credstats/schema"
 )
@@ -234,8 +235,9 @@ func (s *Server) routes(reg *prometheus.Registry, keyStore *auth.Keys) {
 		app.Get("/demo", demoPage)
 		app.Get("/demo/:credential", demoPage)
 		s.collector.Routes(app)
-		compat.BadgesNinjaIngestRoutes(app, s.collector)
-		compat.CertifierRoutes(app, s.collector, keyStore.Require(auth.EventsWrite, s.gate))
+		groups := registry.NewGroups(registry.Store{Conn: s.read}, 100_000, time.Minute)
+		compat.BadgesNinjaIngestRoutes(app, s.collector, groups.Of)
+		compat.CertifierRoutes(app, s.collector, keyStore.Require(auth.EventsWrite, s.gate), groups.Of)
 	}
 	if s.o.Role != RoleCollector {
 		s.aggregatorRoutes(keyStore)
@@ -249,7 +251,7 @@ func (s *Server) aggregatorRoutes(keyStore *auth.Keys) {
 		app.Get("/", func(c *fiber.Ctx) error { return c.Redirect("/dashboard") })
 	}
 	api := aggregator.New(aggregator.Options{
-		Conn: s.read, Logger: s.o.Logger, Now: s.o.Collector.Now, QueryTimeout: s.o.QueryTimeout, ExportTimeout: s.o.ExportTimeout,
+		Conn: s.read, Write: s.write, Logger: s.o.Logger, Now: s.o.Collector.Now, QueryTimeout: s.o.QueryTimeout, ExportTimeout: s.o.ExportTimeout,
 		CacheTTL: s.o.StatsCacheTTL, StaleFor: s.o.StatsStaleFor,
 	})
 	limited := func(h fiber.Handler) fiber.Handler { return s.gate.Limited(s.untilReady(h)) }
@@ -265,6 +267,7 @@ func (s *Server) aggregatorRoutes(keyStore *auth.Keys) {
 	}
 	if dash.Now == nil {
 		dash.Now = s.o.Collector.Now // The engine's clock, for the ranges it resolves.
+	api.RegistryRoutes(app, s.untilReady(keyStore.Require(auth.RegistryWrite, s.gate)), s.untilReady(keyStore.Require(auth.StatsRead, s.gate)), limited)
 	}
 	dashboard.New(dash).Routes(app)
 }
