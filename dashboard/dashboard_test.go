@@ -17,6 +17,7 @@ import (
 	"github.com/credstats/credstats/aggregator/query"
 	"github.com/credstats/credstats/dashboard"
 	"github.com/credstats/credstats/internal/auth"
+	"github.com/credstats/credstats/internal/registry"
 	"github.com/credstats/credstats/internal/testutil/chtest"
 )
 
@@ -251,5 +252,36 @@ func TestSlowSectionsLoadOnTheirOwn(t *testing.T) {
 		if strings.Contains(src, "/trend") && !strings.Contains(r.body, `data-chart="trend"`) {
 			t.Errorf("the trend section has no chart:\n%s", r.body)
 		}
+	}
+}
+
+// TestRankingsShowTheRegistrysNames: a registered credential and group
+// are listed by name, with the id on hover; the others by id.
+func TestRankingsShowTheRegistrysNames(t *testing.T) {
+	e := newEnv(t, dashboard.Options{})
+	ctx := context.Background()
+	err := registry.Store{Conn: e.conn}.Put(ctx, []registry.Entry{
+		{ID: "c1", Name: "Data Science <101>", Group: "g1", GroupName: "Spring cohort", Status: registry.Valid},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, token, err := e.links.Create(ctx, "", auth.Scope{Kind: auth.ScopeGroup, Value: "g1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := "/dashboard/s/" + token
+	r := e.get(base+"/sections/credentials?range=all", "")
+	if r.status != 200 || !strings.Contains(r.body, `title="c1"`) || !strings.Contains(r.body, "Data Science &lt;101&gt;") || !strings.Contains(r.body, ">c4<") {
+		t.Errorf("credentials: %d\n%s", r.status, r.body)
+	}
+	owner, _, err := e.keys.Create(ctx, "owner", []string{auth.Dashboard})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cookie := e.signIn(owner).header.Get("Set-Cookie")
+	r = e.get("/dashboard/sections/groups?range=all", strings.Split(cookie, ";")[0])
+	if r.status != 200 || !strings.Contains(r.body, `title="g1"`) || !strings.Contains(r.body, ">Spring cohort<") || !strings.Contains(r.body, ">g2<") {
+		t.Errorf("groups: %d\n%s", r.status, r.body)
 	}
 }

@@ -1,6 +1,7 @@
 package dashboard
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"html/template"
@@ -12,6 +13,7 @@ import (
 	"github.com/credstats/credstats/internal/auth"
 	"github.com/credstats/credstats/internal/catalog"
 	"github.com/credstats/credstats/internal/event"
+	"github.com/credstats/credstats/internal/registry"
 )
 
 // A section is one card of a page: the queries behind it and how they are
@@ -490,13 +492,14 @@ func loadTop(ctx context.Context, d *Dashboard, v view, dim string) (any, error)
 	}
 	t := topTable{Dim: dim, Shared: v.link}
 	t.Heads = []string{"Views", "Viewers", "Shares", "LinkedIn", "Shares per view"}
+	names := d.names(ctx, dim == catalog.Group.Name, r)
 	var top float64
 	for _, row := range r.Results {
 		if len(row.Dimensions) == 0 {
 			continue
 		}
 		name := row.Dimensions[0]
-		tr := topRow{Name: name, Label: name}
+		tr := topRow{Name: name, Label: cmp.Or(names[name], name)}
 		if dim == "credential" {
 			tr.URL = v.credentialURL(name)
 		} else {
@@ -524,6 +527,22 @@ func loadTop(ctx context.Context, d *Dashboard, v view, dim string) (any, error)
 		t.Empty = fmt.Sprintf("No %s had any activity in this period.", map[string]string{"credential": "credential", "group": "group"}[dim])
 	}
 	return t, nil
+}
+
+// names are the registry's names of a ranking's credentials or groups;
+// without the registry, the ids stand for themselves.
+func (d *Dashboard) names(ctx context.Context, groups bool, r query.Result) map[string]string {
+	ids := make([]string, 0, len(r.Results))
+	for _, row := range r.Results {
+		if len(row.Dimensions) > 0 && row.Dimensions[0] != "" {
+			ids = append(ids, row.Dimensions[0])
+		}
+	}
+	names, err := registry.Store{Conn: d.o.Conn}.Names(ctx, groups, ids)
+	if err != nil {
+		d.o.Logger.Warn("cannot read the registry's names", "err", err)
+	}
+	return names
 }
 
 // listTable is a ranking of referrers or countries by views.

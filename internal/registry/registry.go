@@ -216,6 +216,34 @@ func (s Store) Get(ctx context.Context, ids []string) (map[string]Entry, error) 
 	return out, nil
 }
 
+// Names returns the names people know ids by: a credential's name, or a
+// group's name (as any of its credentials' entries gives it), for the ids
+// that have one.
+func (s Store) Names(ctx context.Context, groups bool, ids []string) (map[string]string, error) {
+	out := map[string]string{}
+	if len(ids) == 0 {
+		return out, nil
+	}
+	in := strings.Repeat("?, ", len(ids)-1) + "?"
+	sql := `SELECT id, argMax(name, version) AS n FROM credentials WHERE id IN (` + in + `) GROUP BY id HAVING n != ''`
+	if groups {
+		sql = `SELECT group_id, any(group_name) FROM credentials WHERE group_id IN (` + in + `) AND group_name != '' GROUP BY group_id`
+	}
+	rows, err := s.Conn.Query(ctx, sql, anys(ids)...)
+	if err != nil {
+		return nil, fmt.Errorf("cannot read names: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id, name string
+		if err := rows.Scan(&id, &name); err != nil {
+			return nil, fmt.Errorf("cannot read names: %w", err)
+		}
+		out[id] = name
+	}
+	return out, rows.Err()
+}
+
 func known(t time.Time) *time.Time {
 	if t.Unix() <= 0 {
 		return nil
