@@ -23,6 +23,7 @@ import (
 	"github.com/credstats/credstats/aggregator/counters"
 	"github.com/credstats/credstats/aggregator/export"
 	"github.com/credstats/credstats/aggregator/query"
+	"github.com/credstats/credstats/internal/auth"
 	"github.com/credstats/credstats/internal/edge"
 	"github.com/credstats/credstats/internal/event"
 	"github.com/credstats/credstats/internal/logthrottle"
@@ -199,6 +200,7 @@ func (a *API) query(c *fiber.Ctx) error {
 	if err != nil {
 		return a.queryError(err)
 	}
+	q.Org = auth.KeyOf(c).Organization
 	ctx, cancel := context.WithTimeout(c.UserContext(), a.o.QueryTimeout)
 	defer cancel()
 	res, err := a.engine.Run(ctx, q)
@@ -243,6 +245,7 @@ func (a *API) export(c *fiber.Ctx) error {
 	if err != nil {
 		return a.queryError(err)
 	}
+	q.Org = auth.KeyOf(c).Organization
 	// The export outlives the handler: the request's context is not its.
 	cur, err := a.engine.Export(context.Background(), q)
 	if err != nil {

@@ -13,6 +13,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/credstats/credstats/aggregator/counters"
+	"github.com/credstats/credstats/internal/auth"
 	"github.com/credstats/credstats/internal/edge"
 	"github.com/credstats/credstats/internal/event"
 	"github.com/credstats/credstats/internal/registry"
@@ -54,6 +55,9 @@ func (a *API) putCredential(c *fiber.Ctx) error {
 	if err != nil {
 		return entryError(err, 0)
 	}
+	if err := ownEntry(c, &e); err != nil {
+		return entryError(err, 0)
+	}
 	w, err := a.writer()
 	if err != nil {
 		return err
@@ -65,6 +69,20 @@ func (a *API) putCredential(c *fiber.Ctx) error {
 		return edge.Unavailable("cannot record the credential right now; try again shortly")
 	}
 	return c.JSON(e)
+}
+
+// ownEntry gives an organization's key's entries its organization, and
+// refuses another: an organization records only its own credentials.
+func ownEntry(c *fiber.Ctx, e *registry.Entry) error {
+	org := auth.KeyOf(c).Organization
+	switch {
+	case org == "":
+	case e.Organization == "":
+		e.Organization = org
+	case e.Organization != org:
+		return &event.FieldError{Field: "organization", Message: "must be this key's organization, " + org}
+	}
+	return nil
 }
 
 // entryError names the field, and the line of an import, that broke a
@@ -97,6 +115,9 @@ func (a *API) importCredentials(c *fiber.Ctx) error {
 			return edge.Invalid(fmt.Sprintf("at most %d credentials in one import; send the rest in another", MaxImportLines))
 		}
 		e, err := registry.Decode(text, "")
+		if err == nil {
+			err = ownEntry(c, &e)
+		}
 		if err != nil {
 			if len(bad) < 20 {
 				bad = append(bad, entryError(err, line).Error())
@@ -195,13 +216,16 @@ func (a *API) listCredentials(c *fiber.Ctx) error {
 	}
 	ctx, cancel := context.WithTimeout(c.UserContext(), a.o.QueryTimeout)
 	defer cancel()
+	// An organization's key lists its own entries.
+	org := auth.KeyOf(c).Organization
+	latest := `(SELECT id, argMax(` + col + `, version) AS k, argMax(organization, version) AS org FROM credentials GROUP BY id)
+		WHERE ? = '' OR org = ?`
 	var count uint64
-	if err := a.o.Conn.QueryRow(ctx, "SELECT uniqExact(id) FROM credentials").Scan(&count); err != nil {
+	if err := a.o.Conn.QueryRow(ctx, "SELECT count() FROM "+latest, org, org).Scan(&count); err != nil {
 		a.warn.Warn("cannot list credentials", "err", err)
 		return edge.Unavailable("cannot list credentials right now; try again shortly")
 	}
-	rows, err := a.o.Conn.Query(ctx, `SELECT id FROM (SELECT id, argMax(`+col+`, version) AS k FROM credentials GROUP BY id)
-		ORDER BY k `+dir+`, id LIMIT ? OFFSET ?`, size, (page-1)*size)
+	rows, err := a.o.Conn.Query(ctx, "SELECT id FROM "+latest+" ORDER BY k "+dir+", id LIMIT ? OFFSET ?", org, org, size, (page-1)*size)
 	if err != nil {
 		a.warn.Warn("cannot list credentials", "err", err)
 		return edge.Unavailable("cannot list credentials right now; try again shortly")

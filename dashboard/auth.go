@@ -43,10 +43,10 @@ func (d *Dashboard) requireSession(c *fiber.Ctx) error {
 	if refused, err := d.refuse(c); refused {
 		return err
 	}
-	name, err := d.session(c)
+	k, err := d.session(c)
 	switch {
 	case err == nil:
-		c.Locals(viewerKey, viewer{base: "/dashboard", name: name})
+		c.Locals(viewerKey, viewer{base: "/dashboard", name: k.Name, scope: auth.Scope{Org: k.Organization}})
 		return c.Next()
 	case errors.Is(err, errCannotCheck):
 		return d.errorPage(c, fiber.StatusServiceUnavailable, "The dashboard cannot check your sign-in right now", "ClickHouse did not answer. Try again in a moment.")
@@ -69,16 +69,16 @@ func (d *Dashboard) requireSession(c *fiber.Ctx) error {
 	return c.Redirect("/dashboard/login?next="+url.QueryEscape(dropParam(c.OriginalURL(), "reloaded")), fiber.StatusSeeOther)
 }
 
-// session returns the name of the key the request's session was opened
-// with, after checking the key is still valid for the dashboard.
-func (d *Dashboard) session(c *fiber.Ctx) (string, error) {
+// session returns the key the request's session was opened with, after
+// checking the key is still valid for the dashboard.
+func (d *Dashboard) session(c *fiber.Ctx) (auth.Key, error) {
 	s, err := auth.ParseSession(d.o.Secret, c.Cookies(CookieName), d.o.Now())
 	if err != nil {
-		return "", err
+		return auth.Key{}, err
 	}
 	if d.sessions != nil {
 		if got, ok := d.sessions.Get(s.KeyID); ok {
-			return got.name, got.err
+			return got.key, got.err
 		}
 	}
 	ctx, cancel := context.WithTimeout(c.UserContext(), 5*time.Second)
@@ -89,12 +89,12 @@ func (d *Dashboard) session(c *fiber.Ctx) (string, error) {
 		err = auth.ErrBadSession
 	case err != nil:
 		d.warn.Warn("cannot check a dashboard session's key", "err", err)
-		return "", errCannotCheck
+		return auth.Key{}, errCannotCheck
 	}
 	if d.sessions != nil {
-		d.sessions.Add(s.KeyID, sessionCheck{name: k.Name, err: err}, d.o.CacheTTL)
+		d.sessions.Add(s.KeyID, sessionCheck{key: k, err: err}, d.o.CacheTTL)
 	}
-	return k.Name, err
+	return k, err
 }
 
 // refuse answers in place of the page while the dashboard cannot serve

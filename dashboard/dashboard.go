@@ -79,8 +79,8 @@ type Dashboard struct {
 }
 
 type sessionCheck struct {
-	name string
-	err  error
+	key auth.Key
+	err error
 }
 
 // New fills the defaults of o and returns the dashboard.

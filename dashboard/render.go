@@ -80,19 +80,22 @@ var errOutOfScope = errors.New("no such credential here")
 
 // checkScope tells whether the viewer may open the credential's page.
 func (d *Dashboard) checkScope(ctx context.Context, v viewer, credential string) error {
-	switch v.scope.Kind {
-	case "":
+	switch {
+	case v.scope.Kind == "" && v.scope.Org == "":
 		return nil
-	case auth.ScopeCredential:
-		if credential != v.scope.Value {
-			return errOutOfScope
-		}
+	case v.scope.Kind == auth.ScopeCredential && credential != v.scope.Value:
+		return errOutOfScope
+	case v.scope.Kind == auth.ScopeCredential && v.scope.Org == "":
 		return nil
 	}
 	q := query.Query{
 		Metrics:   []string{mEvents},
-		Filters:   []query.Filter{{Op: "is", Dimension: v.scope.Kind, Values: []string{v.scope.Value}}, {Op: "is", Dimension: "credential", Values: []string{credential}}},
+		Filters:   []query.Filter{{Op: "is", Dimension: "credential", Values: []string{credential}}},
 		DateRange: query.DateRange{Preset: "all"},
+		Org:       v.scope.Org,
+	}
+	if v.scope.Kind == auth.ScopeGroup {
+		q.Filters = append(q.Filters, query.Filter{Op: "is", Dimension: v.scope.Kind, Values: []string{v.scope.Value}})
 	}
 	r, err := d.o.Engine.Run(ctx, q)
 	if err != nil {
@@ -115,12 +118,12 @@ func (d *Dashboard) credentialPage(c *fiber.Ctx) error {
 		return d.errorPage(c, fiber.StatusNotFound, "No such credential", "Credential ids are 1-128 characters of A-Z, a-z, 0-9, '.', '_', ':' and '-'.")
 	}
 	v, notes := d.view(c, id)
-	if v.scope.Kind == auth.ScopeCredential && id != v.scope.Value || v.scope.Kind == auth.ScopeGroup {
+	if v.scope != (auth.Scope{}) {
 		ctx, cancel := context.WithTimeout(c.UserContext(), d.o.SectionTimeout)
 		defer cancel()
 		switch err := d.checkScope(ctx, v.viewer, id); {
 		case errors.Is(err, errOutOfScope):
-			return d.errorPage(c, fiber.StatusNotFound, "No such credential here", "This shared link shows "+v.scope.String()+" only.")
+			return d.errorPage(c, fiber.StatusNotFound, "No such credential here", "This dashboard shows "+v.scope.String()+" only.")
 		case err != nil:
 			d.warn.Warn("cannot check a credential's scope", "err", err)
 			return d.errorPage(c, fiber.StatusServiceUnavailable, "The dashboard cannot open this page right now", "ClickHouse did not answer. Try again in a moment.")
@@ -322,7 +325,8 @@ const (
 // holds everything its queries depend on: the link (so the scope), the
 // page's credential and the state.
 func (d *Dashboard) fly(s *section, v view) *flight {
-	key := v.sectionURL(s.name)
+	// Viewers of different organizations share the same addresses.
+	key := v.scope.Org + " " + v.sectionURL(s.name)
 	d.mu.Lock()
 	if f := d.flights[key]; f != nil {
 		d.mu.Unlock()

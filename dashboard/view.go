@@ -47,6 +47,7 @@ func (v view) query(metrics []string, dims ...string) query.Query {
 		Filters:    v.filters(),
 		DateRange:  v.current().dateRange(),
 		Timezone:   v.loc.String(),
+		Org:        v.scope.Org,
 	}
 }
 

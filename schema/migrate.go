@@ -285,6 +285,9 @@ type Options struct {
 	// Force applies migrations even when the recorded version is dirty,
 	// after a person has repaired the half-applied one.
 	Force bool
+	// Upto stops after the migration of that version (0: all), for tests
+	// that upgrade a schema holding data.
+	Upto int
 }
 
 // Migrate applies, in order, every embedded migration not yet applied
@@ -312,7 +315,7 @@ func Migrate(ctx context.Context, conn driver.Conn, o Options) (from, to int, er
 	features := FeaturesFor(major, minor)
 	from, to = st.Version, st.Version
 	for _, m := range Migrations() {
-		if !slices.Contains(st.Missing, m.Version) {
+		if !slices.Contains(st.Missing, m.Version) || o.Upto > 0 && m.Version > o.Upto {
 			continue
 		}
 		stmts, err := m.Statements(features)

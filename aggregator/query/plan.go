@@ -96,6 +96,9 @@ func chooseTable(q Query, loc *time.Location, sp span, hours bool) (catalog.Roll
 	for _, f := range q.Filters {
 		need = append(need, f.Dimension)
 	}
+	if q.Org != "" {
+		need = append(need, catalog.Credential.Name)
+	}
 	dayOK := utcNames[loc.String()] && !hours && aligned(sp.from, 86400) && aligned(sp.to, 86400)
 	quarterOK := aligned(sp.from, 900) && aligned(sp.to, 900)
 	for _, r := range catalog.Rollups {

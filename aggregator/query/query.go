@@ -25,6 +25,10 @@ type Query struct {
 	OrderBy    []Order   `json:"order_by"`
 	Limit      int       `json:"limit"`
 	Offset     int       `json:"offset"`
+	// Org keeps the query to the credentials of one organization (see
+	// orgCredentials). The server sets it from the viewer's key or link,
+	// never from what a client sends.
+	Org string `json:"-"`
 }
 
 // Filter keeps the rows whose dimension is (is), is not (is_not) or

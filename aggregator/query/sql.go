@@ -77,6 +77,9 @@ func (p *plan) from(b *builder) {
 		}
 		b.add("t < toDateTime(?)", p.span.to.Unix())
 	}
+	if p.q.Org != "" {
+		b.add(" AND credential IN ("+orgCredentials+")", p.q.Org, p.q.Org)
+	}
 	for _, f := range p.q.Filters {
 		col := columns[f.Dimension]
 		b.add(" AND ")

@@ -14,8 +14,8 @@ import (
 )
 
 const linksUsage = `Usage:
-  credstats links create --group GROUP [--name NAME]
-  credstats links create --credential CREDENTIAL [--name NAME]
+  credstats links create --group GROUP [--name NAME] [--org ID]
+  credstats links create --credential CREDENTIAL [--name NAME] [--org ID]
   credstats links list
   credstats links revoke ID
 
@@ -36,6 +36,7 @@ func linksCmd(args []string) error {
 	name := fs.String("name", "", "a name that says who the link is for")
 	group := fs.String("group", "", "the group the link shows")
 	credential := fs.String("credential", "", "the credential the link shows")
+	org := fs.String("org", "", "the organization whose events alone the link shows, within its group or credential")
 	sub, rest := args[0], args[1:]
 	id, rest := revokeID(sub, rest)
 	if err := config.Parse(fs, rest); err != nil {
@@ -51,6 +52,7 @@ func linksCmd(args []string) error {
 		default:
 			scope = auth.Scope{Kind: auth.ScopeCredential, Value: *credential}
 		}
+		scope.Org = *org
 	}
 	key, err := auth.ReadSecret(*secret, *dataDir)
 	if err != nil {
@@ -63,6 +65,11 @@ func linksCmd(args []string) error {
 	}
 	defer conn.Close()
 	links := auth.NewLinks(conn, key, 0)
+	if scope.Org != "" {
+		if _, err := auth.NewOrgs(conn, 0).Get(ctx, scope.Org); err != nil {
+			return fmt.Errorf("organization %q: %w", scope.Org, err)
+		}
+	}
 	address := func(l auth.Link) string {
 		return strings.TrimSuffix(*baseURL, "/") + "/dashboard/s/" + links.Token(l)
 	}

@@ -3,6 +3,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -39,6 +40,7 @@ Usage:
   credstats migrate      create or update the ClickHouse schema
   credstats keys         create, list and revoke API keys
   credstats links        create, list and revoke shared read-only dashboard links
+  credstats orgs         create, list, rename and delete organizations (issuers served apart)
   credstats load         send realistic event traffic to a collector and measure it
   credstats version      print this build, the schema version it needs and ClickHouse's (also --version)
 
@@ -64,6 +66,8 @@ func main() {
 		err = keysCmd(args)
 	case "links":
 		err = linksCmd(args)
+	case "orgs":
+		err = orgsCmd(args)
 	case "load":
 		err = load(args)
 	case "version", "--version", "-version":
@@ -263,20 +267,21 @@ func runMigrations(ctx context.Context, dsn string, force bool, log *slog.Logger
 }
 
 func keysCmd(args []string) error {
-	const keysUsage = `Usage:
-  credstats keys create --name NAME --scope SCOPE [--scope SCOPE]
+	keysUsage := `Usage:
+  credstats keys create --name NAME --scope SCOPE [--scope SCOPE] [--org ID]
   credstats keys list
   credstats keys revoke ID
 
-Scopes: ` + "events:write, stats:read, dashboard"
+Scopes: ` + strings.Join(auth.KeyScopes, ", ")
 	if len(args) == 0 {
 		return errors.New(keysUsage)
 	}
 	fs := flag.NewFlagSet("keys "+args[0], flag.ContinueOnError)
 	ch := clickhouseFlag(fs)
 	name := fs.String("name", "", "a name that says who uses the key")
+	org := fs.String("org", "", "the organization whose events alone the key sees (credstats orgs list); none: everything")
 	var scopes config.StringList
-	fs.Var(&scopes, "scope", "a scope: events:write, stats:read or dashboard (repeatable)")
+	fs.Var(&scopes, "scope", "a scope, repeatable: "+strings.Join(auth.KeyScopes, ", "))
 	sub, rest := args[0], args[1:]
 	id, rest := revokeID(sub, rest)
 	if err := config.Parse(fs, rest); err != nil {
@@ -291,7 +296,12 @@ Scopes: ` + "events:write, stats:read, dashboard"
 	ks := auth.NewKeys(conn, 0)
 	switch sub {
 	case "create":
-		token, k, err := ks.Create(ctx, *name, scopes)
+		if *org != "" {
+			if _, err := auth.NewOrgs(conn, 0).Get(ctx, *org); err != nil {
+				return fmt.Errorf("organization %q: %w", *org, err)
+			}
+		}
+		token, k, err := ks.CreateIn(ctx, *org, *name, scopes)
 		if err != nil {
 			return err
 		}
@@ -300,9 +310,9 @@ Scopes: ` + "events:write, stats:read, dashboard"
 	case "list", "revoke":
 		return revocable[auth.Key]{
 			noun: "key", list: ks.List, revoke: ks.Revoke, revoked: ".",
-			head: []string{"ID", "NAME", "SCOPES", "CREATED", "STATUS"},
+			head: []string{"ID", "NAME", "SCOPES", "ORG", "CREATED", "STATUS"},
 			row: func(k auth.Key) []string {
-				return []string{k.ID, k.Name, strings.Join(k.Scopes, ","), created(k.CreatedAt), status(k.Revoked(), k.RevokedAt)}
+				return []string{k.ID, k.Name, strings.Join(k.Scopes, ","), cmp.Or(k.Organization, "(all)"), created(k.CreatedAt), status(k.Revoked(), k.RevokedAt)}
 			},
 		}.run(ctx, sub, id, os.Stdout, os.Stderr)
 	default:

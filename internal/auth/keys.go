@@ -44,6 +44,9 @@ type Key struct {
 	Scopes    []string
 	CreatedAt time.Time
 	RevokedAt time.Time // zero while the key is valid
+	// Organization is the id of the organization whose events alone the
+	// key sees; "" for an operator's key, which sees everything.
+	Organization string
 }
 
 // Revoked reports whether the key was revoked.
@@ -70,10 +73,10 @@ type keyRow struct {
 var keysTable = table[keyRow]{
 	name:  "api_keys",
 	noun:  "key",
-	read:  "id, name, scopes, created_at, revoked_at, hash",
-	write: "id, name, scopes, created_at, revoked_at, hash",
+	read:  "id, name, scopes, created_at, revoked_at, hash, organization",
+	write: "id, name, scopes, created_at, revoked_at, hash, organization",
 	fields: func(r *keyRow) []any {
-		return []any{&r.ID, &r.Name, &r.Scopes, &r.CreatedAt, &r.RevokedAt, &r.hash}
+		return []any{&r.ID, &r.Name, &r.Scopes, &r.CreatedAt, &r.RevokedAt, &r.hash, &r.Organization}
 	},
 	revokedAt: func(r *keyRow) *time.Time { return &r.RevokedAt },
 	notFound:  ErrKeyNotFound,
@@ -92,9 +95,15 @@ func NewKeys(conn driver.Conn, cacheTTL time.Duration) *Keys {
 	return &Keys{tokens: newTokens(conn, keysTable, cacheTTL)}
 }
 
-// Create makes a key and returns its token, which is not stored and cannot
-// be shown again.
+// Create makes an operator's key and returns its token, which is not
+// stored and cannot be shown again.
 func (s *Keys) Create(ctx context.Context, name string, scopes []string) (token string, k Key, err error) {
+	return s.CreateIn(ctx, "", name, scopes)
+}
+
+// CreateIn makes a key of the organization org (checked by the caller;
+// "" for an operator's key) and returns its token.
+func (s *Keys) CreateIn(ctx context.Context, org, name string, scopes []string) (token string, k Key, err error) {
 	if strings.TrimSpace(name) == "" {
 		return "", Key{}, errors.New("a key needs a name")
 	}
@@ -109,7 +118,11 @@ func (s *Keys) Create(ctx context.Context, name string, scopes []string) (token 
 	id, secret := make([]byte, 8), make([]byte, 24)
 	rand.Read(id)
 	rand.Read(secret)
-	k = Key{ID: hex.EncodeToString(id), Name: name, Scopes: slices.Compact(slices.Sorted(slices.Values(scopes))), CreatedAt: time.Now().UTC().Truncate(time.Second)}
+	if org != "" && slices.Contains(scopes, Operator) {
+		return "", Key{}, errors.New("an organization's key cannot have the operator scope")
+	}
+	k = Key{ID: hex.EncodeToString(id), Name: name, Scopes: slices.Compact(slices.Sorted(slices.Values(scopes))),
+		CreatedAt: time.Now().UTC().Truncate(time.Second), Organization: org}
 	token = keyPrefix + k.ID + "_" + hex.EncodeToString(secret)
 	if err := s.tokens.write(ctx, keyRow{k, hashToken(token)}); err != nil {
 		return "", Key{}, err

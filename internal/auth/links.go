@@ -20,6 +20,9 @@ import (
 type Scope struct {
 	Kind  string // "", "group" or "credential"
 	Value string
+	// Org is the organization whose events alone the viewer sees, within
+	// Kind and Value; "" for all.
+	Org string
 }
 
 // The kinds of scope a shared link can have; they are also the aggregator's
@@ -30,10 +33,14 @@ const (
 )
 
 func (s Scope) String() string {
-	if s.Kind == "" {
-		return "everything"
+	in := ""
+	if s.Org != "" {
+		in = " of " + s.Org
 	}
-	return s.Kind + " " + s.Value
+	if s.Kind == "" {
+		return "everything" + in
+	}
+	return s.Kind + " " + s.Value + in
 }
 
 // Link is a shared read-only link to the dashboard of one scope.
@@ -57,10 +64,10 @@ var (
 var linksTable = table[Link]{
 	name:  "share_links",
 	noun:  "link",
-	read:  "id, name, toString(scope), value, created_at, revoked_at",
-	write: "id, name, scope, value, created_at, revoked_at",
+	read:  "id, name, toString(scope), value, created_at, revoked_at, organization",
+	write: "id, name, scope, value, created_at, revoked_at, organization",
 	fields: func(l *Link) []any {
-		return []any{&l.ID, &l.Name, &l.Scope.Kind, &l.Scope.Value, &l.CreatedAt, &l.RevokedAt}
+		return []any{&l.ID, &l.Name, &l.Scope.Kind, &l.Scope.Value, &l.CreatedAt, &l.RevokedAt, &l.Scope.Org}
 	},
 	revokedAt: func(l *Link) *time.Time { return &l.RevokedAt },
 	notFound:  ErrLinkNotFound,

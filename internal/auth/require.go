@@ -31,7 +31,7 @@ func (s *Keys) Require(scope string, guard Guard) fiber.Handler {
 		if !ok {
 			return edge.Unauthorized("a valid API key was not provided with the request (Authorization: Bearer KEY)")
 		}
-		_, err := s.Authenticate(c.UserContext(), token, scope)
+		k, err := s.Authenticate(c.UserContext(), token, scope)
 		if guard != nil && (errors.Is(err, ErrKeyUnknown) || errors.Is(err, ErrKeyRevoked)) {
 			guard.AuthFailed(c)
 		}
@@ -43,8 +43,17 @@ func (s *Keys) Require(scope string, guard Guard) fiber.Handler {
 		case err != nil:
 			return edge.Unavailable("cannot check the API key right now; try again shortly")
 		}
+		c.Locals(keyLocal, k)
 		return c.Next()
 	}
+}
+
+const keyLocal = "auth.key"
+
+// KeyOf is the key Require let the request through with.
+func KeyOf(c *fiber.Ctx) Key {
+	k, _ := c.Locals(keyLocal).(Key)
+	return k
 }
 
 // BearerToken returns the credentials of an Authorization header in the

@@ -242,6 +242,7 @@ func (s *Server) routes(reg *prometheus.Registry, keyStore *auth.Keys) {
 	if s.o.Role != RoleCollector {
 		s.aggregatorRoutes(keyStore)
 	}
+	s.orgRoutes(keyStore)
 	app.Use(func(c *fiber.Ctx) error { return edge.NotFound("no route " + c.Method() + " " + c.Path()) })
 }
 
