@@ -257,6 +257,7 @@ func (s *Server) aggregatorRoutes(keyStore *auth.Keys) {
 	})
 	limited := func(h fiber.Handler) fiber.Handler { return s.gate.Limited(s.untilReady(h)) }
 	api.Routes(app, limited, s.untilReady(keyStore.Require(auth.StatsRead, s.gate)))
+	api.RegistryRoutes(app, s.untilReady(keyStore.Require(auth.RegistryWrite, s.gate)), s.untilReady(keyStore.Require(auth.StatsRead, s.gate)), limited)
 	compat.BadgesNinjaStatsRoutes(app, api, limited)
 
 	dash := s.o.Dashboard
@@ -268,7 +269,6 @@ func (s *Server) aggregatorRoutes(keyStore *auth.Keys) {
 	}
 	if dash.Now == nil {
 		dash.Now = s.o.Collector.Now // The engine's clock, for the ranges it resolves.
-	api.RegistryRoutes(app, s.untilReady(keyStore.Require(auth.RegistryWrite, s.gate)), s.untilReady(keyStore.Require(auth.StatsRead, s.gate)), limited)
 	}
 	dashboard.New(dash).Routes(app)
 }
