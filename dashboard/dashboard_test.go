@@ -275,6 +275,17 @@ func TestRankingsShowTheRegistrysNames(t *testing.T) {
 	if r.status != 200 || !strings.Contains(r.body, `title="c1"`) || !strings.Contains(r.body, "Data Science &lt;101&gt;") || !strings.Contains(r.body, ">c4<") {
 		t.Errorf("credentials: %d\n%s", r.status, r.body)
 	}
+	// The search finds credentials by name, and by id where none is known.
+	for search, want := range map[string]string{"Science": "c1", "c4": "c4"} {
+		r := e.get(base+"/sections/credentials?range=all&search="+search, "")
+		if r.status != 200 || strings.Count(r.body, `<th scope="row"`) != 1 || !strings.Contains(r.body, "/credentials/"+want+"?") {
+			t.Errorf("search %q: %d\n%s", search, r.status, r.body)
+		}
+	}
+	csv := e.get(base+"/export.csv?section=credentials&range=all", "")
+	if csv.status != 200 || !strings.Contains(csv.body, "credential,credential_name,") || !strings.Contains(csv.body, "c1,Data Science <101>,") || !strings.Contains(csv.body, "c4,c4,") {
+		t.Errorf("credentials CSV: %d\n%s", csv.status, csv.body)
+	}
 	owner, _, err := e.keys.Create(ctx, "owner", []string{auth.Dashboard})
 	if err != nil {
 		t.Fatal(err)

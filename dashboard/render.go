@@ -220,6 +220,9 @@ func chips(v view) []chip {
 	if v.State.Credential != "" {
 		out = append(out, chip{Label: "Credential", Value: v.State.Credential, Remove: v.pageURL(func(s *State) { s.Credential = "" })})
 	}
+	if v.Search != "" && v.credential == "" {
+		out = append(out, chip{Label: "Name contains", Value: v.Search, Remove: v.pageURL(func(s *State) { s.Search = "" })})
+	}
 	return out
 }
 

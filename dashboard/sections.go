@@ -117,7 +117,12 @@ var sections = []*section{
 		load: func(ctx context.Context, d *Dashboard, v view) (any, error) {
 			return loadTop(ctx, d, v, catalog.Credential.Name)
 		},
-		export: func(v view) query.Query { return topQuery(v, catalog.Credential.Name) },
+		// The CSV has each credential's id and, from the registry, its name.
+		export: func(v view) query.Query {
+			q := topQuery(v, catalog.Credential.Name)
+			q.Dimensions = append(q.Dimensions, "credential_name")
+			return q
+		},
 	},
 	{
 		name: "groups", title: "Top groups", overviewOnly: true,

@@ -1,9 +1,11 @@
 package dashboard
 
 import (
+	"fmt"
 	"net/url"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/credstats/credstats/internal/event"
@@ -39,6 +41,9 @@ type State struct {
 	From, To   time.Time // the custom range's first and last day, inclusive
 	Group      string
 	Credential string
+	// Search keeps the credentials whose registry name (or, without one,
+	// id) contains it.
+	Search string
 	// Async makes every section load on its own after the page, instead
 	// of rendering the ones that are ready within the page's budget.
 	Async bool
@@ -87,9 +92,19 @@ func ParseState(q url.Values) (s State, notes []string) {
 			notes = append(notes, "Ignored the "+f.name+" filter: ids are 1-128 characters of A-Z, a-z, 0-9, '.', '_', ':' and '-'.")
 		}
 	}
+	switch v := strings.TrimSpace(q.Get("search")); {
+	case v == "":
+	case utf8.RuneCountInString(v) <= maxSearch && !strings.ContainsFunc(v, func(r rune) bool { return !unicode.IsPrint(r) }):
+		s.Search = v
+	default:
+		notes = append(notes, fmt.Sprintf("Ignored the search: at most %d printable characters.", maxSearch))
+	}
 	s.Async = q.Get("load") == "async"
 	return s, notes
 }
+
+// maxSearch bounds a search, as the registry bounds a name.
+const maxSearch = 200
 
 // The days a custom range may cover: those the query engine answers for,
 // with room for the period before, which the headline compares with.
@@ -144,6 +159,9 @@ func (s State) Values() url.Values {
 	}
 	if s.Credential != "" {
 		q.Set("credential", s.Credential)
+	}
+	if s.Search != "" {
+		q.Set("search", s.Search)
 	}
 	if s.Async {
 		q.Set("load", "async")

@@ -36,6 +36,9 @@ func (v view) filters() []query.Filter {
 	if v.State.Credential != "" && v.credential == "" && v.scope.Kind != auth.ScopeCredential {
 		fs = append(fs, query.Filter{Op: "is", Dimension: "credential", Values: []string{v.State.Credential}})
 	}
+	if v.Search != "" && v.credential == "" {
+		fs = append(fs, query.Filter{Op: "contains", Dimension: "credential_name", Values: []string{v.Search}})
+	}
 	return fs
 }
 

@@ -193,6 +193,9 @@ func TestRollupsMatchRawEvents(t *testing.T) {
 	for _, tz := range []string{"UTC", "Asia/Kathmandu", "America/New_York"} {
 		sameAsRaw(t, e, conn, Query{Metrics: all, DateRange: span, Timezone: tz})
 		for _, d := range dimensions {
+			if isRegistryDimension(d) {
+				continue // TestRegistryDimensionsMatchRawEvents
+			}
 			res := sameAsRaw(t, e, conn, Query{Metrics: all, Dimensions: []string{d}, DateRange: span, Timezone: tz})
 			if len(res.Results) < 2 {
 				t.Errorf("%s in %s: %d rows; the test data should have more", d, tz, len(res.Results))

@@ -89,14 +89,18 @@ func (e *Engine) firstDay(ctx context.Context, loc *time.Location) (time.Time, e
 func chooseTable(q Query, loc *time.Location, sp span, hours bool) (catalog.Rollup, error) {
 	var need []string
 	for _, d := range q.Dimensions {
-		if !isTimeDimension(d) {
+		if !isTimeDimension(d) && !isRegistryDimension(d) {
 			need = append(need, d)
 		}
 	}
 	for _, f := range q.Filters {
-		need = append(need, f.Dimension)
+		if !isRegistryDimension(f.Dimension) {
+			need = append(need, f.Dimension)
+		}
 	}
-	if q.Org != "" {
+	// The registry's dimensions and an organization's scope are kept by
+	// credential.
+	if q.Org != "" || needsRegistry(q) {
 		need = append(need, catalog.Credential.Name)
 	}
 	dayOK := utcNames[loc.String()] && !hours && aligned(sp.from, 86400) && aligned(sp.to, 86400)

@@ -35,11 +35,19 @@ func (p *plan) selectDims(b *builder, skipTime bool) (aliases []string) {
 		if isTimeDimension(d) {
 			p.timeExpr(b)
 		} else {
-			b.add("toString(" + columns[d] + ")")
+			b.add("toString(" + p.column(d) + ")")
 		}
 		b.add(" AS " + alias)
 	}
 	return aliases
+}
+
+// column is the SQL of a dimension other than time in the plan's table.
+func (p *plan) column(d string) string {
+	if d == "days_since_issue" {
+		return sinceIssue(p.table)
+	}
+	return columns[d]
 }
 
 // timeExpr buckets the rollup's time column in the query's zone; the
@@ -65,7 +73,11 @@ func (p *plan) timeExpr(b *builder) {
 
 // from writes FROM and WHERE: the range, then the filters, all ANDed.
 func (p *plan) from(b *builder) {
-	b.add(" FROM " + p.table.Name + " WHERE ")
+	b.add(" FROM " + p.table.Name)
+	if needsRegistry(p.q) {
+		b.add(registrySQL)
+	}
+	b.add(" WHERE ")
 	if p.table.Grain == catalog.Daily {
 		if !p.span.from.IsZero() {
 			b.add("day >= toDate(?) AND ", p.span.from.UTC().Format(time.DateOnly))
@@ -81,7 +93,7 @@ func (p *plan) from(b *builder) {
 		b.add(" AND credential IN ("+orgCredentials+")", p.q.Org, p.q.Org)
 	}
 	for _, f := range p.q.Filters {
-		col := columns[f.Dimension]
+		col := p.column(f.Dimension)
 		b.add(" AND ")
 		switch f.Op {
 		case "is", "is_not":

@@ -299,14 +299,14 @@ describe('dashboard accessibility and weight', { skip: skipReason }, () => {
     await Promise.all([page.waitForURL(/range=7d/), page.keyboard.press('Enter')]);
     await ready(page);
     await fromTop(page);
-    await tabTo(page, 'input[name=credential]');
+    await tabTo(page, 'input[name=search]');
     await page.keyboard.type(`${prefix}-c4`);
-    await Promise.all([page.waitForURL(/credential=/), page.keyboard.press('Enter')]);
+    await Promise.all([page.waitForURL(/search=/), page.keyboard.press('Enter')]);
     await ready(page);
     await fromTop(page);
-    // The credential's chip removes the credential and keeps the group.
+    // The search's chip removes the search and keeps the group.
     await tabTo(page, '.chip[href*="group="]');
-    await Promise.all([page.waitForURL((u) => !u.searchParams.has('credential')), page.keyboard.press('Enter')]);
+    await Promise.all([page.waitForURL((u) => !u.searchParams.has('search')), page.keyboard.press('Enter')]);
     await ready(page);
     await fromTop(page);
     await tabTo(page, '#credentials tbody a');
