@@ -463,15 +463,17 @@ func funnelChart(r query.Result) (*chart, miniTable, string) {
 		var stages []string
 		for i, stage := range funnelStages {
 			n := at(ms, i)
-			cell := formatCount(n)
+			// The table has the counts, narrow enough for a phone; the
+			// label says each per view too.
+			cell, spoken := formatCount(n), formatCount(n)
 			if i > 0 && views > 0 {
-				cell += " · " + formatRatio(n/views) + " per view"
+				spoken += " · " + formatRatio(n/views) + " per view"
 			}
 			if i > 0 && n > at(ms, i-1) {
 				wider = append(wider, fmt.Sprintf("%s: %s %s, %s %s", actor.name, formatCount(n), strings.ToLower(stage), formatCount(at(ms, i-1)), strings.ToLower(funnelStages[i-1])))
 			}
 			cells[i] = append(cells[i], cell)
-			stages = append(stages, strings.Replace(strings.ToLower(stage), "linkedin", "LinkedIn", 1)+" "+cell)
+			stages = append(stages, strings.Replace(strings.ToLower(stage), "linkedin", "LinkedIn", 1)+" "+spoken)
 			offset[i] = opts.BarData{Value: (widest[k] - n) / 2}
 			shown[i] = opts.BarData{Name: stage, Value: n, ItemStyle: &opts.ItemStyle{Color: actor.shades[i]},
 				Label: &opts.Label{Show: opts.Bool(true), Position: "top", Color: "#334155", FontSize: 12, Formatter: stage + " · " + formatCount(n)}}
