@@ -154,6 +154,7 @@ func TestOpenAPIDescribesEveryRouteAndAnswer(t *testing.T) {
 	stats, _ := e.key(auth.StatsRead)
 	ingest, _ := e.key(auth.EventsWrite)
 	registry, _ := e.key(auth.RegistryWrite)
+	operator, _ := e.key(auth.Operator)
 
 	r := e.get("/api/openapi.json")
 	var doc map[string]any
@@ -224,6 +225,13 @@ func TestOpenAPIDescribesEveryRouteAndAnswer(t *testing.T) {
 		{"GET", "/api/v1/credentials", "/api/v1/credentials", "", nil, 401},
 		{"POST", "/api/v1/credentials/stats", "/api/v1/credentials/stats", `{"ids":["cred-1","cred-2","nobody"]}`, jsonHeader, 200},
 		{"POST", "/api/v1/credentials/stats", "/api/v1/credentials/stats", `{"ids":[]}`, jsonHeader, 400},
+		{"POST", "/api/v1/admin/orgs", "/api/v1/admin/orgs", `{"name":"Acme Academy","hosts":["certs.acme.test"]}`, withKey(operator, nil), 201},
+		{"POST", "/api/v1/admin/orgs", "/api/v1/admin/orgs", `{"name":"Copy","hosts":["certs.acme.test"]}`, withKey(operator, nil), 400},
+		{"GET", "/api/v1/admin/orgs", "/api/v1/admin/orgs", "", withKey(operator, nil), 200},
+		{"GET", "/api/v1/admin/orgs", "/api/v1/admin/orgs", "", withKey(stats, nil), 403},
+		{"PATCH", "/api/v1/admin/orgs/{id}", "/api/v1/admin/orgs/acme-academy", `{"name":"Acme"}`, withKey(operator, nil), 200},
+		{"PATCH", "/api/v1/admin/orgs/{id}", "/api/v1/admin/orgs/nobody", `{"name":"Acme"}`, withKey(operator, nil), 404},
+		{"DELETE", "/api/v1/admin/orgs/{id}", "/api/v1/admin/orgs/acme-academy", "", withKey(operator, nil), 200},
 		{"GET", "/api/openapi.json", "/api/openapi.json", "", nil, 200},
 		{"GET", "/healthz", "/healthz", "", nil, 200},
 		{"GET", "/readyz", "/readyz", "", nil, 200},
