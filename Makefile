@@ -15,7 +15,7 @@ FUZZTIME     ?= 10s
 
 export CREDSTATS_TEST_CLICKHOUSE := clickhouse://127.0.0.1:$(TEST_CH_PORT)
 
-.PHONY: bench chaos run test build fmt vet unit fuzz beacon beacon-deps echarts echarts-deps test-browser clickhouse-test stop clean
+.PHONY: test-cluster bench chaos run test build fmt vet unit fuzz beacon beacon-deps echarts echarts-deps test-browser clickhouse-test stop clean
 
 run: build
 	@scripts/clickhouse.sh ensure run $(CH_PORT) $(CH_HTTP)
@@ -26,6 +26,8 @@ build:
 	$(GO) build -o $(BIN) ./cmd/credstats
 
 test: vet clickhouse-test unit fuzz test-browser
+	@if [ "$(CREDSTATS_SKIP_CLUSTER)" = 1 ]; then echo "make test: cluster tests skipped (CREDSTATS_SKIP_CLUSTER=1)"; \
+	else $(MAKE) --no-print-directory test-cluster CLUSTER_TESTS=short; fi
 	@echo "make test: all passed"
 
 clickhouse-test:
@@ -42,7 +44,9 @@ fuzz:
 		./internal/dedup:FuzzReadFrom ./collector:FuzzReadCoverage \
 		./aggregator/query:FuzzDecodeQuery \
 		./internal/auth:FuzzParseSession ./dashboard:FuzzParseState \
-		./internal/edge:FuzzClientIP ./internal/auth:FuzzLinkToken; do \
+		./internal/edge:FuzzClientIP ./internal/auth:FuzzLinkToken ./internal/registry:FuzzDecode \
+		./lifecycle:FuzzCheck ./internal/arrival:FuzzOf ./internal/arrival:FuzzCrawler \
+		./internal/event:FuzzPlainHostPath; do \
 		$(GO) test -run '^$$' -fuzz "^$${t#*:}\$$" -fuzztime $(FUZZTIME) "$${t%%:*}"; \
 	done
 
@@ -86,10 +90,21 @@ vet:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt would change:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
 	$(GO) vet ./...
 
-# Stops the ClickHouse servers that run and test started.
+# The cluster tests (test/cluster) on loopback: ZooKeeper, four ClickHouse
+# servers as two shards of two replicas and nginx, started by
+# scripts/cluster.sh (left running; `make stop` stops them), with two
+# collectors behind nginx. CLUSTER_TESTS=short (as `make test` runs them)
+# keeps a shard down 10 s instead of 30 s.
+CLUSTER_TESTS ?= full
+test-cluster: clickhouse-test
+	@scripts/cluster.sh start
+	CREDSTATS_TEST_CLUSTER=$(CLUSTER_TESTS) $(GO) test -count=1 -v -timeout 20m ./test/cluster
+
+# Stops the ClickHouse servers that run and test started, and the cluster.
 stop:
 	-scripts/clickhouse.sh stop run
 	-scripts/clickhouse.sh stop test
+	-scripts/cluster.sh stop
 
 clean: stop
 	rm -rf bin .local

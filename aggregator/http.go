@@ -27,6 +27,7 @@ import (
 	"github.com/credstats/credstats/internal/edge"
 	"github.com/credstats/credstats/internal/event"
 	"github.com/credstats/credstats/internal/logthrottle"
+	"github.com/credstats/credstats/internal/unfurl"
 )
 
 // OpenAPI is the OpenAPI 3 document of every public route.
@@ -59,6 +60,9 @@ type Options struct {
 	CacheSize int
 	// RefreshTimeout bounds one counter query; default 2s.
 	RefreshTimeout time.Duration
+	// Unfurls records link-preview crawlers' fetches of the social card;
+	// nil: they are not recorded.
+	Unfurls *unfurl.Recorder
 }
 
 // API is the aggregator's HTTP side: public counters and badge, the query
@@ -69,6 +73,7 @@ type API struct {
 	engine *query.Engine
 	cache  *counters.Cache // nil: not cached
 	warn   *slog.Logger    // rate-limited
+	cards  *cards
 }
 
 // New fills in the defaults of o and returns the API.
@@ -93,7 +98,7 @@ func New(o Options) *API {
 		o.RefreshTimeout = 2 * time.Second
 	}
 	a := &API{o: o, store: counters.Store{Conn: o.Conn}, engine: query.NewEngine(o.Conn, o.Now).WithExportTimeout(o.ExportTimeout),
-		warn: logthrottle.New(o.Logger, 10*time.Second)}
+		warn: logthrottle.New(o.Logger, 10*time.Second), cards: newCards()}
 	if o.CacheTTL > 0 {
 		a.cache = counters.NewCache(a.store.CredentialStats, counters.CacheOptions{
 			Size: o.CacheSize, Fresh: o.CacheTTL, Stale: o.StaleFor, Timeout: o.RefreshTimeout,
@@ -112,6 +117,7 @@ func (a *API) Routes(r fiber.Router, limited func(fiber.Handler) fiber.Handler, 
 	r.Get("/api/v1/credentials/:id/stats", limited(a.credentialStats))
 	// Credential ids may hold dots, so the extension is cut off by hand.
 	r.Get("/badge/:file", limited(a.badge))
+	r.Get("/og/:file", limited(a.ogImage))
 	r.Post("/api/v1/query", auth, a.query)
 	r.Get("/api/v1/export", auth, a.export)
 	r.Get("/api/openapi.json", func(c *fiber.Ctx) error {
@@ -156,6 +162,13 @@ func (a *API) Stats(c *fiber.Ctx, id string) (counters.Stats, error) {
 }
 
 func (a *API) maxAge() int { return max(int(a.o.CacheTTL.Seconds()), 1) }
+
+// Forget drops the cached counters of a credential, after an erasure.
+func (a *API) Forget(id string) {
+	if a.cache != nil {
+		a.cache.Forget(id)
+	}
+}
 
 func (a *API) credentialStats(c *fiber.Ctx) error {
 	st, err := a.Stats(c, c.Params("id"))

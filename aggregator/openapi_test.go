@@ -163,7 +163,7 @@ func TestOpenAPIDescribesEveryRouteAndAnswer(t *testing.T) {
 	}
 	paths := doc["paths"].(map[string]any)
 	for _, p := range []string{"/api/event", "/api/event.gif", "/v1/credential-interactions", "/awards/{id}/event", "/awards/{id}/stats",
-		"/api/v1/credentials/{id}/stats", "/badge/{id}.svg", "/api/v1/query", "/api/v1/export", "/healthz", "/readyz", "/api/openapi.json",
+		"/api/v1/credentials/{id}/stats", "/badge/{id}.svg", "/og/{id}.png", "/api/v1/query", "/api/v1/export", "/healthz", "/readyz", "/api/openapi.json",
 		"/api/v1/credentials/{id}", "/api/v1/credentials/import", "/api/v1/credentials", "/api/v1/credentials/stats"} {
 		if _, ok := paths[p]; !ok {
 			t.Errorf("the document lacks %s", p)
@@ -204,6 +204,8 @@ func TestOpenAPIDescribesEveryRouteAndAnswer(t *testing.T) {
 		{"GET", "/api/v1/credentials/{id}/stats", "/api/v1/credentials/a%20b/stats", "", nil, 400},
 		{"GET", "/badge/{id}.svg", "/badge/cred-2.svg", "", nil, 200},
 		{"GET", "/badge/{id}.svg", "/badge/cred-2.gif", "", nil, 404},
+		{"GET", "/og/{id}.png", "/og/cred-2.png", "", map[string]string{"User-Agent": "Twitterbot/1.0"}, 200},
+		{"GET", "/og/{id}.png", "/og/cred-2.gif", "", nil, 404},
 		{"POST", "/api/v1/query", "/api/v1/query", `{"metrics":["views","share_rate"],"dimensions":["time:day","network"],"filters":[["is","actor",["guest"]]],"date_range":["2026-03-01","2026-03-15"],"order_by":[["views","desc"]]}`, withKey(stats, nil), 200},
 		{"POST", "/api/v1/query", "/api/v1/query", `{"metrics":["events"]}`, withKey(stats, nil), 200},
 		{"POST", "/api/v1/query", "/api/v1/query", `{"metrics":["events"],"dimensions":["time:hour"],"date_range":"today","timezone":"Asia/Kathmandu"}`, withKey(stats, nil), 200},

@@ -105,17 +105,9 @@ var assetRef = regexp.MustCompile(`/dashboard/assets/[^"'?\s]+(\?v=[^"'\s]+)?`)
 func firstLoad(addr, key string) (int, error) {
 	base := "http://" + addr
 	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	req, _ := http.NewRequest("POST", base+"/dashboard/login", strings.NewReader("key="+key+"&next=/dashboard"))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("Origin", base)
-	resp, err := client.Do(req)
+	cookie, err := signIn(client, addr, key)
 	if err != nil {
 		return 0, err
-	}
-	resp.Body.Close()
-	cookie, _, _ := strings.Cut(resp.Header.Get("Set-Cookie"), ";")
-	if cookie == "" {
-		return 0, fmt.Errorf("signing in to the dashboard gave %d and no cookie", resp.StatusCode)
 	}
 	// get answers the body as sent: with Accept-Encoding set by hand, the
 	// client leaves it compressed.
@@ -159,4 +151,22 @@ func firstLoad(addr, key string) (int, error) {
 		total += len(body)
 	}
 	return total, nil
+}
+
+// signIn signs in to the dashboard with key and returns the session cookie.
+func signIn(client *http.Client, addr, key string) (string, error) {
+	base := "http://" + addr
+	req, _ := http.NewRequest("POST", base+"/dashboard/login", strings.NewReader("key="+key+"&next=/dashboard"))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Origin", base)
+	resp, err := client.Do(req)
+	if err != nil {
+		return "", err
+	}
+	resp.Body.Close()
+	cookie, _, _ := strings.Cut(resp.Header.Get("Set-Cookie"), ";")
+	if cookie == "" {
+		return "", fmt.Errorf("signing in to the dashboard gave %d and no cookie", resp.StatusCode)
+	}
+	return cookie, nil
 }

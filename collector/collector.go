@@ -20,6 +20,7 @@ import (
 	"github.com/phuslu/iploc"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/credstats/credstats/internal/arrival"
 	"github.com/credstats/credstats/internal/dedup"
 	"github.com/credstats/credstats/internal/edge"
 	"github.com/credstats/credstats/internal/event"
@@ -258,11 +259,10 @@ var ErrQueueFull = errors.New("cannot accept events right now; try again shortly
 // applies to them, and they have no visitor (zero): unique viewers count
 // the people whose browsers sent events.
 func (c *Collector) Ingest(h Hit) (Result, error) {
-	source := h.Source.String()
-	c.metrics.received.WithLabelValues(source).Inc()
+	c.metrics.incReceived(h.Source)
 	e, err := h.Input.Event()
 	if err != nil {
-		c.metrics.dropped.WithLabelValues("invalid").Inc()
+		c.metrics.invalidInput.inc(c.metrics.dropped, "invalid")
 		return Result{}, err
 	}
 	now := c.o.Now()
@@ -288,11 +288,12 @@ func (c *Collector) Ingest(h Hit) (Result, error) {
 		if e.Bot == event.NotBot {
 			var dup bool
 			if key, dup = c.duplicate(pair, e, h.DedupByKind, ip, now); dup {
-				c.metrics.dropped.WithLabelValues("duplicate").Inc()
+				c.metrics.duplicates.inc(c.metrics.dropped, "duplicate")
 				return Result{Event: e, Duplicate: true}, nil
 			}
 		}
 	}
+	arrival.Fill(&e, h.Input.Via)
 	e.ID, err = uuid.NewV7()
 	if err != nil {
 		return Result{}, fmt.Errorf("cannot make an event id: %w", err)
@@ -304,7 +305,7 @@ func (c *Collector) Ingest(h Hit) (Result, error) {
 		}
 		return Result{}, err
 	}
-	c.metrics.accepted.WithLabelValues(source, e.Bot.String()).Inc()
+	c.metrics.incAccepted(h.Source, e.Bot)
 	return Result{Event: e}, nil
 }
 

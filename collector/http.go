@@ -51,8 +51,12 @@ func preflight(ctx *fiber.Ctx) error {
 
 // CheckBody refuses bodies over MaxBodySize and types other than JSON or
 // plain text (what sendBeacon sends, to avoid a CORS preflight).
-func CheckBody(ctx *fiber.Ctx) error {
-	if len(ctx.Body()) > MaxBodySize {
+func CheckBody(ctx *fiber.Ctx) error { return checkBody(ctx, ctx.Body()) }
+
+// checkBody is CheckBody for a body already taken: Fiber's Body looks at
+// the request's encoding each time it is called.
+func checkBody(ctx *fiber.Ctx, body []byte) error {
+	if len(body) > MaxBodySize {
 		return edge.ErrTooLarge
 	}
 	ct, _, _ := strings.Cut(ctx.Get(fiber.HeaderContentType), ";")
@@ -63,13 +67,21 @@ func CheckBody(ctx *fiber.Ctx) error {
 	return edge.Invalid("Content-Type must be application/json or text/plain")
 }
 
+// The CORS header every beacon answer carries, in the canonical form
+// fasthttp would otherwise work out on every request.
+var (
+	allowOriginKey = []byte(fiber.HeaderAccessControlAllowOrigin)
+	allowAnyOrigin = []byte("*")
+)
+
 func (c *Collector) postEvent(ctx *fiber.Ctx) error {
-	ctx.Set(fiber.HeaderAccessControlAllowOrigin, "*")
-	if err := CheckBody(ctx); err != nil {
+	ctx.Response().Header.SetCanonical(allowOriginKey, allowAnyOrigin)
+	body := ctx.Body()
+	if err := checkBody(ctx, body); err != nil {
 		return err
 	}
 	// Decode copies every string out of Fiber's reused buffer.
-	in, err := event.Decode(ctx.Body())
+	in, err := event.Decode(body)
 	if err != nil {
 		return err
 	}
@@ -90,6 +102,7 @@ func (c *Collector) pixel(ctx *fiber.Ctx) error {
 		Group:      ctx.Query("group"),
 		URL:        ctx.Query("url"),
 		Referrer:   ctx.Query("referrer"),
+		Via:        ctx.Query("via"),
 	}
 	in = cloneInput(in)
 	res, err := c.Ingest(c.HitFrom(ctx, in, event.Pixel))
@@ -112,7 +125,7 @@ func IngestError(err error) error {
 
 // cloneInput copies strings that point into Fiber's reused buffers.
 func cloneInput(in event.Input) event.Input {
-	for _, s := range []*string{&in.Credential, &in.Type, &in.Network, &in.Actor, &in.Group, &in.URL, &in.Referrer} {
+	for _, s := range []*string{&in.Credential, &in.Type, &in.Network, &in.Actor, &in.Group, &in.URL, &in.Referrer, &in.Via} {
 		*s = strings.Clone(*s)
 	}
 	return in

@@ -1,9 +1,12 @@
 package collector
 
 import (
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/credstats/credstats/internal/event"
 )
 
 type metrics struct {
@@ -13,6 +16,49 @@ type metrics struct {
 	batchSize  prometheus.Histogram
 	flushTime  prometheus.Histogram
 	flushFails prometheus.Counter
+
+	// The hot path's children, resolved once each: WithLabelValues hashes
+	// its labels and looks the child up on every call. A child still
+	// shows in /metrics only once it has counted something.
+	receivedBy   [maxCode]child
+	acceptedBy   [maxCode][maxCode]child
+	duplicates   child
+	invalidInput child
+}
+
+// maxCode bounds the enum codes (source, bot reason) with a resolved
+// child; larger ones, which no enum has yet, look their child up each time.
+const maxCode = 16
+
+// child is a CounterVec's child, resolved the first time it counts.
+type child struct {
+	c atomic.Pointer[prometheus.Counter]
+}
+
+func (ch *child) inc(vec *prometheus.CounterVec, labels ...string) {
+	if c := ch.c.Load(); c != nil {
+		(*c).Inc()
+		return
+	}
+	c := vec.WithLabelValues(labels...)
+	ch.c.Store(&c)
+	c.Inc()
+}
+
+func (m *metrics) incReceived(s event.Source) {
+	if int(s) < maxCode {
+		m.receivedBy[s].inc(m.received, s.String())
+		return
+	}
+	m.received.WithLabelValues(s.String()).Inc()
+}
+
+func (m *metrics) incAccepted(s event.Source, bot event.BotReason) {
+	if int(s) < maxCode && int(bot) < maxCode {
+		m.acceptedBy[s][bot].inc(m.accepted, s.String(), bot.String())
+		return
+	}
+	m.accepted.WithLabelValues(s.String(), bot.String()).Inc()
 }
 
 func newMetrics(reg prometheus.Registerer, c *Collector) *metrics {

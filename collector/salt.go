@@ -30,6 +30,7 @@ type saltKey [2]uint64 // a SipHash key
 
 type saltPair struct {
 	day       string // YYYY-MM-DD, UTC
+	dayNumber int64  // the same day as days since 1970-01-01, which at compares without formatting
 	today     saltKey
 	yesterday saltKey
 }
@@ -44,7 +45,7 @@ func openSalts(path string, now time.Time) (*salts, error) {
 
 // at returns the salts of now's day, making a new one when the day changed.
 func (s *salts) at(now time.Time) (*saltPair, error) {
-	if p := s.cur.Load(); p != nil && p.day == day(now) {
+	if p := s.cur.Load(); p != nil && p.dayNumber == dayNumber(now) {
 		return p, nil
 	}
 	return s.rotate(now)
@@ -69,7 +70,7 @@ func (s *salts) rotate(now time.Time) (*saltPair, error) {
 		}
 	}
 	keep := map[string]string{}
-	p := &saltPair{day: today}
+	p := &saltPair{day: today, dayNumber: dayNumber(now)}
 	for _, d := range []struct {
 		day string
 		key *saltKey
@@ -92,6 +93,15 @@ func (s *salts) rotate(now time.Time) (*saltPair, error) {
 }
 
 func day(t time.Time) string { return t.UTC().Format(time.DateOnly) }
+
+// dayNumber is t's UTC day as days since 1970-01-01.
+func dayNumber(t time.Time) int64 {
+	d := t.Unix() / 86400
+	if t.Unix() < 0 && t.Unix()%86400 != 0 {
+		d--
+	}
+	return d
+}
 
 // writeFileAtomic writes v as JSON to a temporary file, syncs it and renames
 // it over path, so a crash leaves the old file or the new one.

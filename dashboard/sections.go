@@ -103,6 +103,16 @@ var sections = []*section{
 		export: networksQuery,
 	},
 	{
+		name: "reach", title: "Where viewers came from", wide: true,
+		load:   loadReach,
+		export: reachQuery,
+	},
+	{
+		name: "verifiers", title: "Who checks these credentials", wide: true,
+		load:   loadVerifiers,
+		export: verifiersQuery,
+	},
+	{
 		name: "actors", title: "Recipients and guests",
 		load:   loadActors,
 		export: actorsQuery,

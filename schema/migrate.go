@@ -285,6 +285,12 @@ type Options struct {
 	// Force applies migrations even when the recorded version is dirty,
 	// after a person has repaired the half-applied one.
 	Force bool
+	// Cluster renders every migration for this cluster of the server's
+	// remote_servers (see Cluster); empty for a single server.
+	Cluster string
+	// DSN is the address conn was opened with: on a cluster whose shards
+	// have replicas, ALTERs go to one replica of each shard as its user.
+	DSN string
 	// Upto stops after the migration of that version (0: all), for tests
 	// that upgrade a schema holding data.
 	Upto int
@@ -298,8 +304,20 @@ func Migrate(ctx context.Context, conn driver.Conn, o Options) (from, to int, er
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	if err := conn.Exec(ctx, createVersions); err != nil {
-		return 0, 0, fmt.Errorf("cannot create schema_migrations: %w", err)
+	major, minor, err := store.Version(conn)
+	if err != nil {
+		return 0, 0, err
+	}
+	features := FeaturesFor(major, minor)
+	ctx, statements, err := o.statements(ctx, conn, features)
+	if err != nil {
+		return 0, 0, err
+	}
+	versions, _ := statements(Migration{})
+	for _, s := range versions {
+		if err := conn.Exec(ctx, s); err != nil {
+			return 0, 0, fmt.Errorf("cannot create schema_migrations: %w", err)
+		}
 	}
 	st, err := Current(ctx, conn)
 	if err != nil {
@@ -308,17 +326,12 @@ func Migrate(ctx context.Context, conn driver.Conn, o Options) (from, to int, er
 	if st.Dirty && !o.Force {
 		return st.Version, st.Version, fmt.Errorf("schema version %d is dirty: a migration stopped half-way; repair it by hand, then run `credstats migrate --force`", st.Version)
 	}
-	major, minor, err := store.Version(conn)
-	if err != nil {
-		return st.Version, st.Version, err
-	}
-	features := FeaturesFor(major, minor)
 	from, to = st.Version, st.Version
 	for _, m := range Migrations() {
 		if !slices.Contains(st.Missing, m.Version) || o.Upto > 0 && m.Version > o.Upto {
 			continue
 		}
-		stmts, err := m.Statements(features)
+		stmts, err := statements(m)
 		if err != nil {
 			return from, to, err
 		}
@@ -326,7 +339,7 @@ func Migrate(ctx context.Context, conn driver.Conn, o Options) (from, to int, er
 			return from, to, err
 		}
 		for _, s := range stmts {
-			if err := conn.Exec(ctx, s); err != nil {
+			if err := o.exec(ctx, conn, s); err != nil {
 				return from, to, fmt.Errorf("cannot apply migration %s (version %d left dirty): %w", m.Name, m.Version, err)
 			}
 		}

@@ -52,20 +52,7 @@ func TestATemplateRendersTheCatalog(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := strings.Join(stmts, ";\n\n") + ";\n"
-	const golden = "testdata/catalog_template.golden"
-	if *update {
-		if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got != string(want) {
-		t.Errorf("rendered\n%s\nwant (%s; -update rewrites it)\n%s", got, golden, want)
-	}
+	golden(t, "testdata/catalog_template.golden", strings.Join(stmts, ";\n\n")+";\n")
 
 	modern, err := m.Statements(FeaturesFor(25, 3))
 	if err != nil || !strings.Contains(strings.Join(modern, "\n"), "country LowCardinality(String),") {
@@ -75,5 +62,23 @@ func TestATemplateRendersTheCatalog(t *testing.T) {
 		if _, err := (Migration{Name: "bad.sql", text: bad}).Statements(FeaturesFor(18, 16)); err == nil {
 			t.Errorf("%s rendered without an error", bad)
 		}
+	}
+}
+
+// golden compares what a test rendered with its golden file, which
+// -update rewrites.
+func golden(t *testing.T, path, got string) {
+	t.Helper()
+	if *update {
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != string(want) {
+		t.Errorf("rendered\n%s\nwant (%s; -update rewrites it)\n%s", got, path, want)
 	}
 }

@@ -80,6 +80,10 @@ func (c *Cache) Get(ctx context.Context, id string) (Stats, time.Duration, error
 	return f.c.st, c.now().Sub(f.c.at), nil
 }
 
+// Forget drops a credential's counters, after an erasure: the next request
+// asks ClickHouse.
+func (c *Cache) Forget(id string) { c.lru.Remove(id) }
+
 // refresh asks ClickHouse once for every request waiting on the flight.
 // Its context is detached from the request that runs it, so a client that
 // hangs up does not fail the others; it ends within c.timeout.

@@ -12,6 +12,8 @@ var (
 	metrics []string
 	// metricSQL computes each metric over a rollup's events and visitors.
 	metricSQL = map[string]string{}
+	// metricDims lists the dimensions whose columns a metric reads.
+	metricDims = map[string][]string{}
 	// dimensions lists the dimension names, in documentation order.
 	dimensions []string
 	// columns maps a dimension to its column in every rollup.
@@ -25,6 +27,9 @@ func init() {
 	for _, m := range catalog.Metrics {
 		metrics = append(metrics, m.Name)
 		metricSQL[m.Name] = m.SQL
+		for _, d := range m.Dims() {
+			metricDims[m.Name] = append(metricDims[m.Name], d.Name)
+		}
 	}
 	for _, d := range catalog.Dimensions {
 		dimensions = append(dimensions, d.Name)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/credstats/credstats/internal/catalog"
@@ -103,18 +104,32 @@ func chooseTable(q Query, loc *time.Location, sp span, hours bool) (catalog.Roll
 	if q.Org != "" || needsRegistry(q) {
 		need = append(need, catalog.Credential.Name)
 	}
+	asked := slices.Clone(need) // what the query groups and filters by
+	for _, m := range q.Metrics {
+		need = append(need, metricDims[m]...)
+	}
 	dayOK := utcNames[loc.String()] && !hours && aligned(sp.from, 86400) && aligned(sp.to, 86400)
 	quarterOK := aligned(sp.from, 900) && aligned(sp.to, 900)
+	held := false
 	for _, r := range catalog.Rollups {
+		if slices.ContainsFunc(need, func(d string) bool { return !r.Has(d) }) || !r.Serves(q.Metrics, asked) {
+			continue
+		}
+		held = true
 		if daily := r.Grain == catalog.Daily; (daily && !dayOK) || (!daily && !quarterOK) {
 			continue
 		}
-		if !slices.ContainsFunc(need, func(d string) bool { return !r.Has(d) }) {
-			return r, nil
-		}
+		return r, nil
+	}
+	if !held {
+		slices.Sort(need)
+		return catalog.Rollup{}, invalid("dimensions", "no table counts %s together; %s", strings.Join(slices.Compact(need), ", "), apart)
 	}
 	return catalog.Rollup{}, invalid("timezone", "%s is not a whole number of quarter hours from UTC in this date_range", loc)
 }
+
+// apart says which dimensions do not go together.
+const apart = "arrived_from and shared_by (and the metrics views_from_shares, views_per_share and recipient_share_reach) go only with time, type, network, actor, credential and group"
 
 func defaultOrderBy(q Query, timeAt int) []Order {
 	switch {

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { mkdir, stat } from 'node:fs/promises';
 import { after, before, describe, test } from 'node:test';
 import {
-  collector, freshCredential, key, launch, networks, newSession, skipReason, sleep, stored, waitStored,
+  collector, freshCredential, key, launch, networks, newSession, query, skipReason, sleep, stored, waitStored,
 } from './harness.mjs';
 
 const artifacts = new URL('./artifacts/', import.meta.url);
@@ -136,6 +136,83 @@ describe('beacon in a real browser', { skip: skipReason, timeout: 120000 }, () =
     assert.deepEqual(keys(await session.waitSent(4)), want);
     assert.deepEqual(keys(await waitStored(id, 4)), want);
     await assertPrivate(session, page);
+    await session.context.close();
+  });
+
+  test('a share tags the link it shares; opening it attributes the view to that network and sharer', async () => {
+    const id = freshCredential('reach');
+    const sharer = await newSession(browser);
+    const page = await sharer.open(`/demo/${id}?recipient=true`);
+    await sharer.waitSent(1);
+    // The demo's LinkedIn button: the beacon hands the page the tagged link.
+    await page.click('[data-credstats="share"][data-network="linkedin"]');
+    const tagged = `${collector}/demo/${id}?cs=linkedin.r`;
+    assert.equal(await page.getAttribute('[data-network="linkedin"]', 'data-link'), tagged);
+    assert.ok((await page.textContent('#toast')).endsWith(`The link it shares: ${tagged}`), 'the demo shows the tagged link');
+    // The JS API answers it, and a share link carrying the page's address
+    // carries the tagged one once clicked.
+    assert.equal(await page.evaluate(() => credstats('share', { network: 'email' })), `${collector}/demo/${id}?cs=email.r`);
+    const href = await page.evaluate(() => {
+      const a = document.createElement('a');
+      a.href = 'https://twitter.com/intent/tweet?url=' + encodeURIComponent(location.href) + '&text=Mine';
+      a.dataset.credstats = 'share';
+      a.dataset.network = 'twitter';
+      a.textContent = 'Tweet';
+      a.addEventListener('click', (e) => e.preventDefault());
+      document.querySelector('main').append(a);
+      a.click();
+      return a.href;
+    });
+    assert.equal(href, 'https://twitter.com/intent/tweet?url=' + encodeURIComponent(`${collector}/demo/${id}?cs=twitter.r`) + '&text=Mine');
+    let rows = await waitStored(id, 4);
+    assert.deepEqual(
+      rows.map((r) => [r.type, r.network, r.arrived_from, r.shared_by]),
+      [['share', 'email', 'email', 'recipient'], ['share', 'linkedin', 'linkedin', 'recipient'], ['share', 'twitter', 'twitter', 'recipient'], ['view', '', 'direct', '']],
+    );
+    await assertPrivate(sharer, page);
+    await sharer.context.close();
+
+    // Someone opens the shared link: the view is LinkedIn's, by the
+    // recipient's share, and the tag leaves the address bar.
+    const viewer = await newSession(browser);
+    const opened = await viewer.open(`/demo/${id}?cs=linkedin.r#verify`);
+    const [view] = await viewer.waitSent(1);
+    assert.equal(view.tag, 'linkedin.r');
+    assert.equal(opened.url(), `${collector}/demo/${id}#verify`);
+    await opened.click('[data-credstats="verify"]');
+    rows = (await waitStored(id, 6)).filter((r) => r.actor === 'guest');
+    assert.deepEqual(rows.map((r) => [r.type, r.arrived_from, r.shared_by]), [['verify', 'linkedin', 'recipient'], ['view', 'linkedin', 'recipient']]);
+    await assertPrivate(viewer, opened);
+    await viewer.context.close();
+  });
+
+  test('an arrival without a tag is attributed from its referrer', async () => {
+    const id = freshCredential('referrer');
+    const session = await newSession(browser);
+    const page = await session.context.newPage();
+    await page.goto(`${collector}/demo/${id}`, { referer: 'https://lnkd.in/dXyZ' });
+    const [view] = await session.waitSent(1);
+    assert.equal(view.tag, undefined);
+    assert.match(view.referrer, /^https:\/\/lnkd\.in\//);
+    const rows = await waitStored(id, 1);
+    assert.deepEqual(rows.map((r) => [r.type, r.arrived_from, r.shared_by]), [['view', 'linkedin', '']]);
+    await session.context.close();
+  });
+
+  test('a link-preview crawler fetching the social card records an unfurl and no view', async () => {
+    const id = freshCredential('unfurl');
+    const session = await newSession(browser, { userAgent: 'LinkedInBot/1.0 (compatible; Mozilla/5.0; Apache-HttpClient +http://www.linkedin.com)' });
+    const page = await session.context.newPage();
+    const answer = await page.goto(`${collector}/og/${id}.png`);
+    assert.equal(answer.status(), 200);
+    assert.equal(answer.headers()['content-type'], 'image/png');
+    let unfurls = [];
+    for (let i = 0; i < 50 && unfurls.length === 0; i++) {
+      unfurls = await query(`SELECT toString(network) AS network, crawler FROM unfurls WHERE credential = '${id}'`);
+      if (unfurls.length === 0) await sleep(200);
+    }
+    assert.deepEqual(unfurls, [{ network: 'linkedin', crawler: 'LinkedInBot' }]);
+    assert.deepEqual(await stored(id), [], 'no event');
     await session.context.close();
   });
 

@@ -67,15 +67,16 @@ export async function newSession(browser, options = {}) {
   };
 }
 
-// Each sent event, with how it went (via: the request's resource type) and
-// the request itself, for its response.
+// Each sent event, with how it went (via: the request's resource type; the
+// event's own via, a shared link's tag, is tag) and the request itself, for
+// its response.
 function decode(request) {
   const url = new URL(request.url());
   const via = request.resourceType();
   const fields = url.pathname.endsWith('.gif')
     ? { transport: 'pixel', ...Object.fromEntries(url.searchParams) }
     : { transport: 'post', ...JSON.parse(request.postData()) };
-  return { via, ...fields, request };
+  return { ...fields, tag: fields.via, via, request };
 }
 
 async function poll(read, done, timeout, what) {
@@ -103,7 +104,7 @@ export const key = (e) => (e.network ? `${e.type}/${e.network}` : e.type);
 export async function stored(credential) {
   if (!/^[A-Za-z0-9._:-]{1,128}$/.test(credential)) throw new Error(`bad credential id ${credential}`);
   const rows = await query(
-    `SELECT type, network, actor, source, bot, group_id, url_host, url_path FROM events WHERE credential = '${credential}'`,
+    `SELECT type, network, actor, source, bot, group_id, url_host, url_path, arrived_from, shared_by FROM events WHERE credential = '${credential}'`,
   );
   return rows.sort((a, b) => key(a).localeCompare(key(b)));
 }

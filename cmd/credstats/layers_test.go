@@ -17,7 +17,7 @@ func layer(pkg string) (name string, rank int) {
 	switch first, _, _ := strings.Cut(p, "/"); first {
 	case "cmd", "bench", "test":
 		return first, 3
-	case "collector", "aggregator", "dashboard", "compat":
+	case "collector", "aggregator", "dashboard", "compat", "lifecycle":
 		return first, 2
 	}
 	return p, 1

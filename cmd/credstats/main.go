@@ -28,6 +28,7 @@ import (
 	"github.com/credstats/credstats/internal/edge"
 	"github.com/credstats/credstats/internal/spool"
 	"github.com/credstats/credstats/internal/store"
+	"github.com/credstats/credstats/lifecycle"
 	"github.com/credstats/credstats/schema"
 )
 
@@ -42,6 +43,8 @@ Usage:
   credstats links        create, list and revoke shared read-only dashboard links
   credstats orgs         create, list, rename and delete organizations (issuers served apart)
   credstats load         send realistic event traffic to a collector and measure it
+  credstats erase        remove every trace of one credential (--credential ID)
+  credstats import       store history from an NDJSON or CSV file, or badges.ninja counters
   credstats version      print this build, the schema version it needs and ClickHouse's (also --version)
 
 Every flag can also be set as an environment variable: --clickhouse is
@@ -70,6 +73,10 @@ func main() {
 		err = orgsCmd(args)
 	case "load":
 		err = load(args)
+	case "erase":
+		err = eraseCmd(args)
+	case "import":
+		err = importCmd(args)
 	case "version", "--version", "-version":
 		err = version(args)
 	case "help", "-h", "--help":
@@ -118,6 +125,7 @@ func serve(role string, args []string) error {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	listen := fs.String("listen", ":8080", "address to listen on")
 	ch := clickhouseFlag(fs)
+	cluster := config.ClusterFlag(fs)
 	dataDir := fs.String("data-dir", "data", "folder for the spool, the daily salts, the dedup snapshot and the dashboard secret")
 	dashSecret := fs.String("dashboard-secret", "", "secret that signs dashboard sessions and shared links, 32+ characters (default: made once and kept in --data-dir)")
 	var proxies config.StringList
@@ -137,6 +145,7 @@ func serve(role string, args []string) error {
 	statsStale := fs.Duration("stats-stale-for", 5*time.Minute, "how old the last good public counters may be to be answered while ClickHouse is unreachable")
 	keyTTL := fs.Duration("key-cache-ttl", 10*time.Second, "how long a checked API key is trusted before it is checked again (revocations take this long)")
 	shutdown := fs.Duration("shutdown-timeout", 10*time.Second, "how long SIGTERM waits for queued events to be written")
+	retention := fs.String("retention", "forever", "how long raw events are kept, in whole months: 25mo, 2y or forever; older months are dropped, rollups keep their counts")
 	autoMigrate := fs.Bool("migrate", true, "apply schema migrations once ClickHouse answers (the service starts and spools events without it)")
 	logFormat := fs.String("log-format", "text", "log format: text or json")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn or error")
@@ -166,6 +175,9 @@ func serve(role string, args []string) error {
 	check.Add(*statsTTL > 0 && *statsStale < *statsTTL, "stats-stale-for", "must be at least --stats-cache-ttl")
 	_, perr = store.ParseDSN(*ch)
 	check.Add(perr != nil, "clickhouse", "%v", perr)
+	keep, perr := lifecycle.ParseRetention(*retention)
+	check.Add(perr != nil, "retention", "%v", perr)
+	check.Add(*cluster != "" && !store.ValidClusterName(*cluster), "cluster", "%q: use letters, digits and '_'", *cluster)
 	if _, _, err := net.SplitHostPort(*listen); err != nil {
 		check.Add(true, "listen", "%v", err)
 	}
@@ -184,12 +196,14 @@ func serve(role string, args []string) error {
 	srv, err := server.New(ctx, server.Options{
 		Role:          role,
 		ClickHouse:    *ch,
+		Cluster:       *cluster,
 		Migrate:       *autoMigrate,
 		QueryTimeout:  *queryTimeout,
 		ExportTimeout: *exportTimeout,
 		KeyCacheTTL:   *keyTTL,
 		StatsCacheTTL: *statsTTL,
 		StatsStaleFor: *statsStale,
+		Retention:     keep,
 		Logger:        log,
 		Dashboard:     dashboard.Options{Secret: secret},
 		Collector: collector.Options{
@@ -241,24 +255,25 @@ func displayAddr(a net.Addr) string {
 func migrate(args []string) error {
 	fs := flag.NewFlagSet("migrate", flag.ContinueOnError)
 	ch := clickhouseFlag(fs)
+	cluster := config.ClusterFlag(fs)
 	force := fs.Bool("force", false, "apply migrations over a dirty version, after repairing it by hand")
 	if err := config.Parse(fs, args); err != nil {
 		return err
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
-	return runMigrations(context.Background(), *ch, *force, log)
+	return runMigrations(context.Background(), *ch, *cluster, *force, log)
 }
 
-func runMigrations(ctx context.Context, dsn string, force bool, log *slog.Logger) error {
-	if err := store.EnsureDatabase(ctx, dsn); err != nil {
+func runMigrations(ctx context.Context, dsn, cluster string, force bool, log *slog.Logger) error {
+	if err := store.EnsureClusterDatabase(ctx, dsn, cluster); err != nil {
 		return err
 	}
-	conn, err := store.Open(ctx, dsn, store.Options{})
+	conn, err := store.Open(ctx, dsn, store.Options{Cluster: cluster != ""})
 	if err != nil {
 		return err
 	}
 	defer conn.Close()
-	from, to, err := schema.Migrate(ctx, conn, schema.Options{Logger: log, Force: force})
+	from, to, err := schema.Migrate(ctx, conn, schema.Options{Logger: log, Force: force, Cluster: cluster, DSN: dsn})
 	if err != nil {
 		return err
 	}

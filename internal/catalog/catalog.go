@@ -49,6 +49,11 @@ func (c Column) TypeFor(dict string) string {
 type Table struct {
 	Name    string
 	Columns []Column
+	// Filter is what the events counted in a table fed by a view meet
+	// besides bot_reason = '' ("type = 'view'" for a ViewsOnly rollup);
+	// empty for the others. Whatever counts events into the table again
+	// (a recount) must select the same.
+	Filter string
 }
 
 // Column returns the table's column of that name.
@@ -85,6 +90,8 @@ var EventsTable = Table{Name: "events", Columns: []Column{
 	{Name: "bot", Type: "UInt8", Materialized: "bot_reason != ''"},
 	// The spool position of the batch that stored the event.
 	{Name: "batch", Type: "UInt64"},
+	enumColumn(event.ArrivalEnum),
+	enumColumn(event.SharerEnum),
 }}
 
 // CredentialDaily holds the badge counters' daily counts per credential.
@@ -103,8 +110,10 @@ func (t Table) Keys() []Column {
 }
 
 // Fed lists the tables materialized views feed from events: the badge
-// counters' and the rollups'.
-func Fed() []Table { return Tables()[1:] }
+// counters' and the rollups', the tables that count.
+func Fed() []Table {
+	return slices.DeleteFunc(Tables(), func(t Table) bool { return !slices.ContainsFunc(t.Columns, func(c Column) bool { return c.Count }) })
+}
 
 // Tables lists every table the catalog describes.
 func Tables() []Table {
@@ -112,5 +121,5 @@ func Tables() []Table {
 	for _, r := range Rollups {
 		ts = append(ts, r.Table())
 	}
-	return ts
+	return append(ts, UnfurlsTable)
 }

@@ -38,7 +38,7 @@ var (
 )
 
 // Dimensions lists the dimensions but time, in documentation order.
-var Dimensions = []Dimension{Type, Network, Actor, Credential, Group, Referrer, Country, Browser, OS, Device, Source}
+var Dimensions = []Dimension{Type, Network, Actor, Credential, Group, Referrer, Country, Browser, OS, Device, Source, ArrivedFrom, SharedBy}
 
 // Grain is the step of a rollup's time column, in UTC.
 type Grain uint8
@@ -65,6 +65,31 @@ type Rollup struct {
 	Name  string
 	Grain Grain
 	Dims  []Dimension
+	// ViewsOnly rollups count the views alone: one unique-viewer state a
+	// day (and group) where the others keep one for every type, network
+	// and actor, so a series of unique viewers merges one state a step.
+	// Their type column, always 'view', keeps the metrics' SQL as it is;
+	// they serve only what Serves allows.
+	ViewsOnly bool
+}
+
+// viewMetrics are the metrics that read views alone.
+var viewMetrics = []string{"views", "unique_viewers"}
+
+// Serves reports whether the rollup may answer these metrics grouped or
+// filtered by these dimensions, given that it has each of them: a
+// ViewsOnly rollup answers only metrics of views, and nothing grouped or
+// filtered by type, whose other values it does not hold.
+func (r Rollup) Serves(metrics, dims []string) bool {
+	if !r.ViewsOnly {
+		return true
+	}
+	for _, m := range metrics {
+		if !slices.Contains(viewMetrics, m) {
+			return false
+		}
+	}
+	return !slices.Contains(dims, Type.Name)
 }
 
 // visitors holds the unique-viewer state of the events that have a
@@ -82,7 +107,13 @@ func (r Rollup) Keys() []Column { return append([]Column{r.Grain.Column()}, colu
 func (r Rollup) Columns() []Column { return append(r.Keys(), counts...) }
 
 // Table is the rollup's table.
-func (r Rollup) Table() Table { return Table{Name: r.Name, Columns: r.Columns()} }
+func (r Rollup) Table() Table {
+	t := Table{Name: r.Name, Columns: r.Columns()}
+	if r.ViewsOnly {
+		t.Filter = isType(event.View)
+	}
+	return t
+}
 
 // Has reports whether the rollup holds the dimension named dim.
 func (r Rollup) Has(dim string) bool {
@@ -107,6 +138,8 @@ var (
 // Rollups lists the rollups in the order the query engine tries them:
 // smaller tables first.
 var Rollups = []Rollup{
+	{Name: "views_daily", Grain: Daily, Dims: []Dimension{Type}, ViewsOnly: true},
+	{Name: "group_views_daily", Grain: Daily, Dims: []Dimension{Group, Type}, ViewsOnly: true},
 	{Name: "totals_daily", Grain: Daily, Dims: totalDims},
 	{Name: "totals_15m", Grain: QuarterHour, Dims: totalDims},
 	{Name: "group_daily", Grain: Daily, Dims: groupDims},
@@ -115,6 +148,7 @@ var Rollups = []Rollup{
 	{Name: "traffic_daily", Grain: Daily, Dims: slices.Concat(groupDims, trafficDims)},
 	{Name: "traffic_15m", Grain: QuarterHour, Dims: slices.Concat(groupDims, trafficDims)},
 	{Name: "credential_traffic_15m", Grain: QuarterHour, Dims: slices.Concat(credentialDims, trafficDims)},
+	Reach,
 }
 
 // Metric is a number a query asks for, worked out in SQL from a rollup's
@@ -146,7 +180,8 @@ var (
 )
 
 // Metrics lists the metrics in documentation order.
-var Metrics = []Metric{Events, Views, UniqueViewers, Shares, Downloads, Verifications, LinkedInAdds, LinkCopies, ShareRate}
+var Metrics = []Metric{Events, Views, UniqueViewers, Shares, Downloads, Verifications, LinkedInAdds, LinkCopies, ShareRate,
+	ViewsFromShares, ViewsPerShare, RecipientShareReach}
 
 func countOf(name string, t event.Type, what string) Metric {
 	return Metric{name, "toFloat64(" + sumOf(t) + ")", what + counted}

@@ -8,8 +8,10 @@ import (
 
 // The binary form of an Event is what the collector keeps in its spool: a
 // version byte, the fixed-size fields, then each string as a uvarint
-// length and its bytes.
-const binaryVersion = 1
+// length and its bytes. Version 2 added the arrival and its sharer after
+// the other codes; records of version 1 still in a spool decode with
+// neither.
+const binaryVersion = 2
 
 // ErrBadRecord is returned for a record that is not a whole, known Event.
 var ErrBadRecord = errors.New("not an encoded event")
@@ -20,7 +22,7 @@ func AppendBinary(b []byte, e *Event) []byte {
 	b = append(b, e.ID[:]...)
 	b = binary.LittleEndian.AppendUint64(b, uint64(e.Time.UnixNano()))
 	b = binary.LittleEndian.AppendUint64(b, e.Visitor)
-	b = append(b, byte(e.Type), byte(e.Network), byte(e.Actor), byte(e.Source), byte(e.Device), byte(e.Bot))
+	b = append(b, byte(e.Type), byte(e.Network), byte(e.Actor), byte(e.Source), byte(e.Device), byte(e.Bot), byte(e.ArrivedFrom), byte(e.SharedBy))
 	for _, s := range [...]string{e.Credential, e.Group, e.URLHost, e.URLPath, e.ReferrerHost, e.ReferrerPath, e.Country, e.Browser, e.OS} {
 		b = binary.AppendUvarint(b, uint64(len(s)))
 		b = append(b, s...)
@@ -32,8 +34,13 @@ func AppendBinary(b []byte, e *Event) []byte {
 // copies, so b may be reused.
 func DecodeBinary(b []byte) (Event, error) {
 	var e Event
-	const fixed = 1 + 16 + 8 + 8 + 6
-	if len(b) < fixed || b[0] != binaryVersion {
+	fixed := 1 + 16 + 8 + 8 + 6
+	if len(b) > 0 && b[0] == binaryVersion {
+		fixed += 2
+	} else if len(b) > 0 && b[0] != 1 {
+		return e, ErrBadRecord
+	}
+	if len(b) < fixed {
 		return e, ErrBadRecord
 	}
 	copy(e.ID[:], b[1:17])
@@ -44,6 +51,12 @@ func DecodeBinary(b []byte) (Event, error) {
 	if !TypeEnum.Has(int(e.Type)) || !NetworkEnum.Has(int(e.Network)) || !ActorEnum.Has(int(e.Actor)) ||
 		!SourceEnum.Has(int(e.Source)) || !DeviceEnum.Has(int(e.Device)) || !BotReasonEnum.Has(int(e.Bot)) {
 		return Event{}, ErrBadRecord
+	}
+	if b[0] == binaryVersion {
+		e.ArrivedFrom, e.SharedBy = Arrival(b[39]), Actor(b[40])
+		if !ArrivalEnum.Has(int(e.ArrivedFrom)) || !SharerEnum.Has(int(e.SharedBy)) {
+			return Event{}, ErrBadRecord
+		}
 	}
 	rest := b[fixed:]
 	for _, s := range [...]*string{&e.Credential, &e.Group, &e.URLHost, &e.URLPath, &e.ReferrerHost, &e.ReferrerPath, &e.Country, &e.Browser, &e.OS} {

@@ -14,7 +14,7 @@ func TestEnumCodesAreTheConstants(t *testing.T) {
 	codes(t, event.TypeEnum, event.View, event.Share, event.Download, event.Verify, event.LinkedInAdd, event.LinkCopy)
 	codes(t, event.NetworkEnum, event.NetworkNone, event.LinkedIn, event.Twitter, event.Facebook, event.Messenger, event.WhatsApp, event.Pinterest, event.Telegram, event.Weibo, event.Email, event.Other)
 	codes(t, event.ActorEnum, event.Guest, event.Recipient)
-	codes(t, event.SourceEnum, event.Beacon, event.Pixel, event.API)
+	codes(t, event.SourceEnum, event.Beacon, event.Pixel, event.API, event.Import)
 	codes(t, event.DeviceEnum, event.DeviceUnknown, event.Desktop, event.Mobile, event.Tablet, event.DeviceBot)
 	codes(t, event.BotReasonEnum, event.NotBot, event.NoUserAgent, event.Crawler, event.Headless, event.NotBrowser)
 

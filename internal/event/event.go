@@ -99,10 +99,12 @@ const (
 	Beacon Source = iota + 1
 	Pixel
 	API
+	// Import is history brought in by `credstats import`.
+	Import
 )
 
 // SourceEnum names each Source by its code.
-var SourceEnum = Enum{Field: "source", first: 1, names: []string{"beacon", "pixel", "api"}}
+var SourceEnum = Enum{Field: "source", first: 1, names: []string{"beacon", "pixel", "api", "import"}}
 
 func (s Source) String() string { return SourceEnum.Name(int(s)) }
 
@@ -164,4 +166,8 @@ type Event struct {
 	OS           string
 	Device       Device
 	Bot          BotReason
+	// ArrivedFrom and SharedBy say how the visitor came to the page (see
+	// Arrival) and who shared the link it came by (0: not known).
+	ArrivedFrom Arrival
+	SharedBy    Actor
 }

@@ -44,9 +44,11 @@ func decodeFlat(b []byte) (in Input, ok bool) {
 			in.URL = val
 		case "referrer":
 			in.Referrer = val
+		case "via":
+			in.Via = val
 		default:
 			// encoding/json matches keys without regard to case.
-			for _, k := range [...]string{"credential", "type", "network", "actor", "group", "url", "referrer"} {
+			for _, k := range [...]string{"credential", "type", "network", "actor", "group", "url", "referrer", "via"} {
 				if strings.EqualFold(key, k) {
 					return in, false
 				}

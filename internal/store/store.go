@@ -18,6 +18,15 @@ type Options struct {
 	ReadOnly bool
 	// MaxExecutionTime bounds each query on the server; 0 leaves it unbounded.
 	MaxExecutionTime time.Duration
+	// Cluster marks a connection to a server of a ClickHouse cluster, whose
+	// tables are Distributed: an insert then returns once every shard it
+	// touched has stored its rows (insert_distributed_sync), so an answer
+	// means stored, as on a single server; see Connect for the rest.
+	Cluster bool
+	// Host, when set, replaces the servers that the address names: a
+	// connection as the same user to the same database on another server
+	// of a cluster.
+	Host string
 }
 
 // ParseDSN checks a clickhouse://host:port/database address and returns
@@ -45,6 +54,9 @@ func Open(ctx context.Context, dsn string, o Options) (driver.Conn, error) {
 	if err := conn.Ping(ctx); err != nil {
 		conn.Close()
 		opts, _ := ParseDSN(dsn)
+		if o.Host != "" {
+			opts.Addr = []string{o.Host}
+		}
 		return nil, fmt.Errorf("cannot reach ClickHouse at %s: %w", redact(opts), err)
 	}
 	return conn, nil
@@ -58,6 +70,9 @@ func Connect(dsn string, o Options) (driver.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
+	if o.Host != "" {
+		opts.Addr = []string{o.Host}
+	}
 	if opts.DialTimeout == 0 {
 		opts.DialTimeout = 5 * time.Second
 	}
@@ -67,6 +82,14 @@ func Connect(dsn string, o Options) (driver.Conn, error) {
 	if o.ReadOnly {
 		// 2 still lets the client set per-query settings such as the time limit.
 		opts.Settings["readonly"] = 2
+	}
+	if o.Cluster {
+		opts.Settings["insert_distributed_sync"] = 1
+		// Replicated tables drop a block equal to one of their last 100
+		// blocks, and so do the rollups the views fill: two small batches
+		// whose rollup rows came out equal lost the second's counts. The
+		// writer's batch-id check stores nothing twice instead.
+		opts.Settings["insert_deduplicate"] = 0
 	}
 	if o.MaxExecutionTime > 0 {
 		opts.Settings["max_execution_time"] = int(o.MaxExecutionTime.Seconds() + 0.999)
@@ -80,6 +103,13 @@ func Connect(dsn string, o Options) (driver.Conn, error) {
 
 // EnsureDatabase creates the database that dsn names if it is missing.
 func EnsureDatabase(ctx context.Context, dsn string) error {
+	return EnsureClusterDatabase(ctx, dsn, "")
+}
+
+// EnsureClusterDatabase creates the database that dsn names on every
+// server of the cluster (ON CLUSTER) if it is missing; with no cluster, on
+// the server dsn names.
+func EnsureClusterDatabase(ctx context.Context, dsn, cluster string) error {
 	opts, err := ParseDSN(dsn)
 	if err != nil {
 		return err
@@ -94,7 +124,14 @@ func EnsureDatabase(ctx context.Context, dsn string) error {
 		return fmt.Errorf("cannot open ClickHouse at %s: %w", redact(opts), err)
 	}
 	defer conn.Close()
-	if err := conn.Exec(ctx, "CREATE DATABASE IF NOT EXISTS "+db); err != nil {
+	onCluster := ""
+	if cluster != "" {
+		if !ValidClusterName(cluster) {
+			return fmt.Errorf("cannot use cluster name %q: use letters, digits and '_'", cluster)
+		}
+		onCluster = " ON CLUSTER " + cluster
+	}
+	if err := conn.Exec(ctx, "CREATE DATABASE IF NOT EXISTS "+db+onCluster); err != nil {
 		return fmt.Errorf("cannot create database %s: %w", db, err)
 	}
 	return nil
@@ -108,6 +145,9 @@ func Version(conn driver.Conn) (major, minor uint64, err error) {
 	}
 	return v.Version.Major, v.Version.Minor, nil
 }
+
+// ValidClusterName reports whether s can name a cluster in DDL as it is.
+func ValidClusterName(s string) bool { return validName(s) }
 
 func validName(s string) bool {
 	if s == "" || len(s) > 64 {

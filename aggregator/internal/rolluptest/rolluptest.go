@@ -5,6 +5,8 @@ package rolluptest
 import (
 	"context"
 	"math/rand/v2"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -34,7 +36,13 @@ const InsertEvents = `INSERT INTO events (id, time, credential, group_id, type, 
 	url_host, url_path, referrer_host, referrer_path, country, browser, os, device, bot_reason)`
 
 // rollupTables are the tables the materialized views fill from events.
-var rollupTables = []string{"credential_daily", "totals_daily", "totals_15m", "group_daily", "group_15m", "credential_15m", "traffic_daily", "traffic_15m", "credential_traffic_15m"}
+var rollupTables = []string{"credential_daily", "totals_daily", "totals_15m", "group_daily", "group_15m", "credential_15m", "traffic_daily", "traffic_15m", "credential_traffic_15m", "reach_15m"}
+
+// insertSeed also names the arrival and its sharer, which Seed fills as
+// ingest does (package arrival): a share under its own network and actor.
+var insertSeed = strings.TrimSuffix(InsertEvents, ")") + ", arrived_from, shared_by)"
+
+var arrivals = []string{"", "direct", "direct", "site", "web", "linkedin", "linkedin", "twitter", "facebook", "whatsapp", "email", "other"}
 
 func pick[T any](r *rand.Rand, vs []T) T { return vs[r.IntN(len(vs))] }
 
@@ -45,7 +53,10 @@ func Seed(t testing.TB, conn driver.Conn, n int, seedValue uint64, end time.Time
 	t.Helper()
 	ctx := context.Background()
 	r := rand.New(rand.NewPCG(seedValue, 7))
-	b, err := conn.PrepareBatch(ctx, InsertEvents)
+	// The arrivals draw from their own stream, which leaves the other
+	// columns as they were before arrivals were recorded (golden answers).
+	ra := rand.New(rand.NewPCG(seedValue, 11))
+	b, err := conn.PrepareBatch(ctx, insertSeed)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -66,11 +77,19 @@ func Seed(t testing.TB, conn driver.Conn, n int, seedValue uint64, end time.Time
 		} else {
 			people++
 		}
+		arrived, sharer := pick(ra, arrivals), ""
+		if slices.Contains(networks, arrived) {
+			sharer = pick(ra, []string{"", "guest", "recipient"})
+		}
+		if typ == "share" {
+			arrived, sharer = network, actor
+		}
 		at := end.Add(-time.Duration(r.Int64N(int64(span/time.Second))) * time.Second)
 		cred := pick(r, credentials)
 		err := b.Append(uuid.New(), at, cred, groups[len(cred)%len(groups)], typ, network, actor,
 			pick(r, []string{"beacon", "beacon", "pixel", "api"}), uint64(r.IntN(400)),
-			"certs.example.org", "/c/"+cred, pick(r, referrers), "/", pick(r, countries), pick(r, browsers), pick(r, systems), device, bot)
+			"certs.example.org", "/c/"+cred, pick(r, referrers), "/", pick(r, countries), pick(r, browsers), pick(r, systems), device, bot,
+			arrived, sharer)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -83,3 +83,9 @@ func usage(fs *flag.FlagSet) {
 		fmt.Fprintf(out, "  --%s\t%s%s\n    \t$%s\n", f.Name, f.Usage, def, EnvName(f.Name))
 	})
 }
+
+// ClusterFlag defines --cluster, shared by every command that creates or
+// checks the schema.
+func ClusterFlag(fs *flag.FlagSet) *string {
+	return fs.String("cluster", "", "ClickHouse cluster (a name in the servers' remote_servers): tables are created ON CLUSTER as NAME_local with Distributed tables of their own names in front, and inserts wait for every shard (empty: one server)")
+}

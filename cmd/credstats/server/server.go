@@ -35,6 +35,8 @@ import (
 	"github.com/credstats/credstats/internal/event"
 	"github.com/credstats/credstats/internal/registry"
 	"github.com/credstats/credstats/internal/store"
+	"github.com/credstats/credstats/internal/unfurl"
+	"github.com/credstats/credstats/lifecycle"
 	"github.com/credstats/credstats/schema"
 )
 
@@ -50,6 +52,9 @@ const (
 type Options struct {
 	Role       string // RoleAll when empty
 	ClickHouse string // clickhouse://host:port/database
+	// Cluster is the ClickHouse cluster the schema lives on (see
+	// schema.Cluster), empty for one server.
+	Cluster string
 	// Migrate applies the schema's migrations once ClickHouse answers.
 	// Without it the server waits for `credstats migrate` to have run.
 	Migrate      bool
@@ -63,7 +68,10 @@ type Options struct {
 	// (default 5m).
 	StatsCacheTTL time.Duration
 	StatsStaleFor time.Duration
-	Logger        *slog.Logger
+	// Retention is how many months of raw events are kept (0: forever);
+	// older months are dropped, and the rollups keep their counts.
+	Retention lifecycle.Retention
+	Logger    *slog.Logger
 	// Collector's Sink, Logger and Registerer are filled in by New.
 	Collector collector.Options
 	// Dashboard's Engine, Keys, Conn, Logger, Limited and CacheTTL are
@@ -86,7 +94,9 @@ type Server struct {
 	ready    atomic.Bool
 	notReady atomic.Pointer[string] // why not, for /readyz
 	stop     context.CancelFunc     // stops the start-up loop
+	life     lifecycleParts
 	wg       sync.WaitGroup
+	unfurls  *unfurl.Recorder // nil in the collector role
 }
 
 // New starts the collector and builds the routes. It does not wait for
@@ -112,10 +122,10 @@ func New(ctx context.Context, o Options) (*Server, error) {
 	}
 	s := &Server{o: o}
 	var err error
-	if s.write, err = store.Connect(o.ClickHouse, store.Options{}); err != nil {
+	if s.write, err = store.Connect(o.ClickHouse, store.Options{Cluster: o.Cluster != ""}); err != nil {
 		return nil, err
 	}
-	if s.read, err = store.Connect(o.ClickHouse, store.Options{ReadOnly: true, MaxExecutionTime: o.QueryTimeout}); err != nil {
+	if s.read, err = store.Connect(o.ClickHouse, store.Options{ReadOnly: true, MaxExecutionTime: o.QueryTimeout, Cluster: o.Cluster != ""}); err != nil {
 		s.write.Close()
 		return nil, err
 	}
@@ -123,6 +133,7 @@ func New(ctx context.Context, o Options) (*Server, error) {
 	s.notReady.Store(&why)
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	s.newLifecycle(reg)
 	co := o.Collector
 	if o.Role == RoleAggregator {
 		s.gate, err = edge.NewGate(edge.GateOptions{TrustedProxies: co.TrustedProxies, Rate: co.RateLimit, Burst: co.RateBurst, Now: co.Now})
@@ -155,6 +166,7 @@ func New(ctx context.Context, o Options) (*Server, error) {
 	startCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
 	s.stop = stop
 	s.wg.Go(func() { s.prepare(startCtx) })
+	s.wg.Go(func() { s.keep(startCtx) })
 	return s, nil
 }
 
@@ -196,10 +208,10 @@ func (s *Server) migrate(ctx context.Context) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
-	if err := store.EnsureDatabase(ctx, s.o.ClickHouse); err != nil {
+	if err := store.EnsureClusterDatabase(ctx, s.o.ClickHouse, s.o.Cluster); err != nil {
 		return err
 	}
-	from, to, err := schema.Migrate(ctx, s.write, schema.Options{Logger: s.o.Logger})
+	from, to, err := schema.Migrate(ctx, s.write, schema.Options{Logger: s.o.Logger, Cluster: s.o.Cluster, DSN: s.o.ClickHouse})
 	if err == nil && from != to {
 		s.o.Logger.Info("schema migrated", "from", from, "to", to)
 	}
@@ -242,6 +254,7 @@ func (s *Server) routes(reg *prometheus.Registry, keyStore *auth.Keys) {
 	if s.o.Role != RoleCollector {
 		s.aggregatorRoutes(keyStore)
 	}
+	s.operatorRoutes(keyStore)
 	s.orgRoutes(keyStore)
 	app.Use(func(c *fiber.Ctx) error { return edge.NotFound("no route " + c.Method() + " " + c.Path()) })
 }
@@ -251,14 +264,16 @@ func (s *Server) aggregatorRoutes(keyStore *auth.Keys) {
 	if s.collector == nil {
 		app.Get("/", func(c *fiber.Ctx) error { return c.Redirect("/dashboard") })
 	}
+	s.unfurls = unfurl.NewRecorder(unfurl.Options{Conn: s.write, Logger: s.o.Logger})
 	api := aggregator.New(aggregator.Options{
 		Conn: s.read, Write: s.write, Logger: s.o.Logger, Now: s.o.Collector.Now, QueryTimeout: s.o.QueryTimeout, ExportTimeout: s.o.ExportTimeout,
-		CacheTTL: s.o.StatsCacheTTL, StaleFor: s.o.StatsStaleFor,
+		CacheTTL: s.o.StatsCacheTTL, StaleFor: s.o.StatsStaleFor, Unfurls: s.unfurls,
 	})
 	limited := func(h fiber.Handler) fiber.Handler { return s.gate.Limited(s.untilReady(h)) }
 	api.Routes(app, limited, s.untilReady(keyStore.Require(auth.StatsRead, s.gate)))
 	api.RegistryRoutes(app, s.untilReady(keyStore.Require(auth.RegistryWrite, s.gate)), s.untilReady(keyStore.Require(auth.StatsRead, s.gate)), limited)
 	compat.BadgesNinjaStatsRoutes(app, api, limited)
+	s.life.forget = api.Forget
 
 	dash := s.o.Dashboard
 	dash.Engine, dash.Keys, dash.Conn = api.Engine(), keyStore, s.read
@@ -357,12 +372,15 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	httpErr := s.app.ShutdownWithContext(ctx)
 	s.stop()
 	s.wg.Wait()
-	var collErr error
+	var collErr, unfurlErr error
 	if s.collector != nil {
 		collErr = s.collector.Close(ctx)
 	}
+	if s.unfurls != nil {
+		unfurlErr = s.unfurls.Close(ctx)
+	}
 	s.closeConns()
-	return errors.Join(httpErr, collErr)
+	return errors.Join(httpErr, collErr, unfurlErr)
 }
 
 func (s *Server) closeConns() {

@@ -1,0 +1,106 @@
+package schema
+
+import (
+	"strings"
+	"testing"
+)
+
+var testCluster = Cluster{Name: "c1", Database: "db", Replicated: true, Replicas: 2}
+
+// Every shipped migration renders for a cluster: a new one that uses a
+// statement cluster mode cannot follow fails here, naming it.
+func TestEveryMigrationRendersForACluster(t *testing.T) {
+	for _, c := range []Cluster{testCluster, {Name: "c1", Database: "db"}} {
+		out, err := ClusterStatements(FeaturesFor(18, 16), c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range Migrations() {
+			if len(out[m.Version]) == 0 {
+				t.Errorf("%s renders to nothing", m.Name)
+			}
+			for _, s := range out[m.Version] {
+				each := strings.HasPrefix(s, EachShard+"ALTER TABLE db.") && c.Replicated
+				if !strings.HasPrefix(s, "INSERT") && !each && !strings.Contains(s, " ON CLUSTER c1") {
+					t.Errorf("%s: neither ON CLUSTER nor on each shard:\n%s", m.Name, s)
+				}
+				if strings.Contains(s, "Replicated") != c.Replicated && strings.Contains(s, "MergeTree") {
+					t.Errorf("%s: replicated %v:\n%s", m.Name, c.Replicated, s)
+				}
+			}
+		}
+	}
+}
+
+// The catalog template of render_test.go, and the other statement forms a
+// migration may use, rendered for a cluster after the shipped migrations.
+func TestATemplateRendersForACluster(t *testing.T) {
+	text := catalogTemplate + `
+DROP TABLE IF EXISTS traffic_daily_copy_mv;
+
+ALTER TABLE events_copy ADD COLUMN note String AFTER id, DROP COLUMN url_path;
+
+ALTER TABLE events_copy DELETE WHERE credential = 'x';
+
+ALTER TABLE events_copy DROP PARTITION 202601;
+
+DROP TABLE events_copy;
+`
+	text = strings.Replace(text, "ENGINE = Memory", "ENGINE = MergeTree\nORDER BY id", 1)
+	// After the shipped migrations, which created the tables.
+	r, _, err := renderCluster(FeaturesFor(18, 16), testCluster)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stmts, err := (Migration{Version: 999, Name: "999_example.sql", text: text}).Statements(FeaturesFor(18, 16))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, s := range stmts {
+		out, err := r.render(s)
+		if err != nil {
+			t.Fatalf("%v\n%s", err, s)
+		}
+		got = append(got, out...)
+	}
+	golden(t, "testdata/cluster_template.golden", strings.Join(got, ";\n\n")+";\n")
+}
+
+func TestClusterRenderingRefuses(t *testing.T) {
+	f := func(stmt, want string) {
+		t.Helper()
+		r := newClusterRenderer(testCluster)
+		r.tables["events"] = &shardedTable{key: "sipHash64(credential)", columns: []column{{"credential", "String"}}}
+		_, err := r.render(stmt)
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: %v, want an error with %q", stmt, err, want)
+		}
+	}
+	f("CREATE TABLE t (a UInt8) ENGINE = Memory", "cannot be sharded")
+	f("CREATE TABLE t (a UInt8) ENGINE = ReplicatedMergeTree('/p', 'r') ORDER BY a", "without Replicated")
+	f("CREATE MATERIALIZED VIEW v ENGINE = MergeTree ORDER BY a AS SELECT a FROM events", "may not use")
+	f("RENAME TABLE events TO e2", "may not use")
+	f("OPTIMIZE TABLE events FINAL", "may not use")
+	f("ALTER TABLE nowhere DELETE WHERE 1", "no migration created")
+	f("ALTER TABLE events RENAME COLUMN credential TO c", "cannot follow")
+}
+
+func TestClusterRenderingKeepsColumnsInStep(t *testing.T) {
+	r := newClusterRenderer(testCluster)
+	if _, err := r.render("CREATE TABLE t (id String, n UInt8, m UInt8 MATERIALIZED n * 2) ENGINE = ReplacingMergeTree(n) ORDER BY id"); err != nil {
+		t.Fatal(err)
+	}
+	out, err := r.render("ALTER TABLE t MODIFY COLUMN m UInt16, ADD COLUMN IF NOT EXISTS k String AFTER id, DROP COLUMN IF EXISTS zz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		EachShard + "ALTER TABLE db.t_local MODIFY COLUMN m UInt16, ADD COLUMN IF NOT EXISTS k String AFTER id, DROP COLUMN IF EXISTS zz",
+		"DROP TABLE IF EXISTS db.t ON CLUSTER c1",
+		"CREATE TABLE IF NOT EXISTS db.t ON CLUSTER c1 (\n    id String,\n    k String,\n    n UInt8,\n    m UInt16 ALIAS n * 2\n) ENGINE = Distributed(c1, db, t_local, sipHash64(id))",
+	}
+	if strings.Join(out, "\n") != strings.Join(want, "\n") {
+		t.Errorf("got\n%s\nwant\n%s", strings.Join(out, "\n"), strings.Join(want, "\n"))
+	}
+}
