@@ -332,6 +332,25 @@ write_users() {
 	EOF
 }
 
+# ClickHouse 18.16 can crash in its ZooKeeper client when the first ON
+# CLUSTER statement comes within seconds of its start: wait until every
+# server reads ZooKeeper and has been up for 10 s.
+zk_reads() {
+	clickhouse-client --host 127.0.0.1 --port "$1" --connect_timeout 1 -q "SELECT count() FROM system.zookeeper WHERE path = '/'" >/dev/null 2>&1
+}
+
+settle() {
+	local n port up
+	for n in "${NODES[@]}"; do
+		port=$(tcp_port "$n")
+		wait_until "$n reading ZooKeeper" zk_reads "$port"
+	done
+	for n in "${NODES[@]}"; do
+		up=$(clickhouse-client --host 127.0.0.1 --port "$(tcp_port "$n")" -q 'SELECT uptime()' 2>/dev/null || echo 10)
+		if ((up < 10)); then sleep $((10 - up)); fi
+	done
+}
+
 cmd_start() {
 	install_missing
 	write_users
@@ -339,6 +358,7 @@ cmd_start() {
 	local n
 	for n in "${NODES[@]}"; do start_node "$n"; done
 	for n in "${NODES[@]}"; do start_and_wait "$n"; done
+	settle
 	start_nginx
 	echo "cluster: ready: ZooKeeper 127.0.0.1:$ZK_PORT, ClickHouse 127.0.0.1:19401-19404 (cluster $CLUSTER), nginx 127.0.0.1:$NGINX_PORT"
 }
