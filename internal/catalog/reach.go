@@ -17,9 +17,13 @@ var (
 	SharedBy    = dimension("shared_by", "shared_by")
 )
 
-// Reach is the only rollup with the arrival: per credential by quarter
-// hour, which serves every range and time zone.
-var Reach = Rollup{Name: "reach_15m", Grain: QuarterHour, Dims: slices.Concat(credentialDims, []Dimension{ArrivedFrom, SharedBy})}
+// The rollups with the arrival: by group and UTC day, for whole days in
+// UTC, and per credential by quarter hour, which serves every range and
+// time zone.
+var (
+	ReachDaily = Rollup{Name: "reach_daily", Grain: Daily, Dims: slices.Concat(groupDims, []Dimension{ArrivedFrom, SharedBy})}
+	Reach      = Rollup{Name: "reach_15m", Grain: QuarterHour, Dims: slices.Concat(credentialDims, []Dimension{ArrivedFrom, SharedBy})}
+)
 
 // fromShare holds the views of visitors who came through a share.
 var fromShare = "type = 'view' AND arrived_from IN ('" + strings.Join(event.ArrivalNames(), "', '") + "')"

@@ -148,6 +148,7 @@ var Rollups = []Rollup{
 	{Name: "traffic_daily", Grain: Daily, Dims: slices.Concat(groupDims, trafficDims)},
 	{Name: "traffic_15m", Grain: QuarterHour, Dims: slices.Concat(groupDims, trafficDims)},
 	{Name: "credential_traffic_15m", Grain: QuarterHour, Dims: slices.Concat(credentialDims, trafficDims)},
+	ReachDaily,
 	Reach,
 }
 
