@@ -555,7 +555,7 @@ func (d *Dashboard) names(ctx context.Context, groups bool, r query.Result) map[
 	}
 	names, err := registry.Store{Conn: d.o.Conn}.Names(ctx, groups, ids)
 	if err != nil {
-		d.o.Logger.Warn("cannot read the registry's names", "err", err)
+		d.warn.Warn("cannot read the registry's names", "err", err)
 	}
 	return names
 }
