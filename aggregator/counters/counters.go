@@ -7,11 +7,11 @@ package counters
 import (
 	"context"
 	"fmt"
-	"strings"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
 	"github.com/credstats/credstats/internal/event"
+	"github.com/credstats/credstats/internal/store"
 )
 
 // Counts are one credential's counters, bots left out.
@@ -65,8 +65,7 @@ type Store struct {
 // rotates daily: a person who comes back on another day counts again. The
 // second part of the union is each credential's unique viewers in all
 // (actor ”), so one round trip answers everything.
-func credentialCounts(n int) string {
-	in := strings.Repeat("?, ", n-1) + "?"
+func credentialCounts(in string) string {
 	return `SELECT credential, toString(actor), toString(type), toString(network), countMerge(events), uniqMerge(visitors)
 FROM credential_daily WHERE credential IN (` + in + `) GROUP BY credential, actor, type, network
 UNION ALL
@@ -100,13 +99,8 @@ func (s Store) ManyStats(ctx context.Context, credentials []string) (map[string]
 	if len(credentials) == 0 {
 		return out, nil
 	}
-	args := make([]any, 0, 2*len(credentials))
-	for range 2 {
-		for _, c := range credentials {
-			args = append(args, c)
-		}
-	}
-	rows, err := s.Conn.Query(ctx, credentialCounts(len(credentials)), args...)
+	in, args := store.In(credentials)
+	rows, err := s.Conn.Query(ctx, credentialCounts(in), append(args, args...)...)
 	if err != nil {
 		return nil, fmt.Errorf("cannot query credential stats: %w", err)
 	}

@@ -22,6 +22,7 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
 	"github.com/credstats/credstats/internal/event"
+	"github.com/credstats/credstats/internal/store"
 )
 
 // The statuses of a credential, as Open Badges-style documents have them.
@@ -194,9 +195,10 @@ func (s Store) Get(ctx context.Context, ids []string) (map[string]Entry, error) 
 	if len(ids) == 0 {
 		return out, nil
 	}
+	in, args := store.In(ids)
 	rows, err := s.Conn.Query(ctx, `SELECT id, argMax(name, version), argMax(recipient_name, version), argMax(group_id, version),
 		argMax(group_name, version), argMax(organization, version), argMax(issued_at, version), argMax(expires_at, version),
-		toString(argMax(status, version)) FROM credentials WHERE id IN (`+strings.Repeat("?, ", len(ids)-1)+`?) GROUP BY id`, anys(ids)...)
+		toString(argMax(status, version)) FROM credentials WHERE id IN (`+in+`) GROUP BY id`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("cannot read credentials: %w", err)
 	}
@@ -224,12 +226,12 @@ func (s Store) Names(ctx context.Context, groups bool, ids []string) (map[string
 	if len(ids) == 0 {
 		return out, nil
 	}
-	in := strings.Repeat("?, ", len(ids)-1) + "?"
+	in, args := store.In(ids)
 	sql := `SELECT id, argMax(name, version) AS n FROM credentials WHERE id IN (` + in + `) GROUP BY id HAVING n != ''`
 	if groups {
 		sql = `SELECT group_id, any(group_name) FROM credentials WHERE group_id IN (` + in + `) AND group_name != '' GROUP BY group_id`
 	}
-	rows, err := s.Conn.Query(ctx, sql, anys(ids)...)
+	rows, err := s.Conn.Query(ctx, sql, args...)
 	if err != nil {
 		return nil, fmt.Errorf("cannot read names: %w", err)
 	}
@@ -250,12 +252,4 @@ func known(t time.Time) *time.Time {
 	}
 	t = t.UTC()
 	return &t
-}
-
-func anys(ss []string) []any {
-	out := make([]any, len(ss))
-	for i, s := range ss {
-		out[i] = s
-	}
-	return out
 }

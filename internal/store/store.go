@@ -165,3 +165,14 @@ func validName(s string) bool {
 func redact(o *clickhouse.Options) string {
 	return strings.Join(o.Addr, ",") + "/" + o.Auth.Database
 }
+
+// In is a bound IN list of the values, "?, ?, ?", with its arguments: the
+// native protocol binds a slice as one Array, which IN refuses on 18.16.
+// values must not be empty.
+func In(values []string) (list string, args []any) {
+	args = make([]any, len(values))
+	for i, v := range values {
+		args[i] = v
+	}
+	return strings.Repeat("?, ", len(values)-1) + "?", args
+}
