@@ -10,7 +10,6 @@
 //
 //	{{enum "network"}}      the Enum8 type of an events column: Enum8('' = 0, 'linkedin' = 1, ...)
 //	{{tables}}              every catalog.Table: events, credential_daily, the rollups'
-//	{{fed}}                 the tables views feed from events: all but events
 //	{{table "events"}}      the catalog.Table of that name
 //	{{rollup "group_15m"}}  a catalog.Rollup, with .Name, .Grain, .Keys and .Columns
 //	{{columns .Columns}}    column definitions, "name Type", one a line
@@ -117,7 +116,6 @@ func (f Features) funcs() template.FuncMap {
 			return c.Type, nil
 		},
 		"tables": catalog.Tables,
-		"fed":    catalog.Fed,
 		"table": func(name string) (catalog.Table, error) {
 			return named(catalog.Tables(), name, func(t catalog.Table) string { return t.Name })
 		},
