@@ -38,6 +38,10 @@ import (
 //     through the Distributed tables.
 //   - DROP TABLE [IF EXISTS] x drops x, and x_local for a table, on every
 //     server.
+//   - RENAME TABLE a TO b, one table at a time, renames a_local to b_local
+//     on every server and puts a Distributed table b in place of a:
+//     queries that meet neither in between fail and are retried. A
+//     replicated table keeps its replicas' ZooKeeper path, named after a.
 //   - ALTER TABLE t ... (DELETE WHERE, UPDATE, DROP PARTITION, ADD, MODIFY
 //     or DROP COLUMN) runs on t_local on every server, or, when the shards
 //     are replicated, on one replica of each shard (EachShard), whose
@@ -46,7 +50,7 @@ import (
 //     since ClickHouse 18.16 refuses ALTER ... ON CLUSTER on it. Inserts
 //     that meet t in between fail and are retried.
 //
-// Anything else (RENAME, OPTIMIZE, CREATE VIEW, a view without TO, other
+// Anything else (OPTIMIZE, CREATE VIEW, a view without TO, other
 // engines) is an error that names the statement: the cluster test renders
 // every shipped migration, so a new one that needs another form says so
 // before it ships.
@@ -72,6 +76,7 @@ var (
 	createViewRe   = regexp.MustCompile(`(?is)^CREATE\s+MATERIALIZED\s+VIEW\s+(IF\s+NOT\s+EXISTS\s+)?(\w+)\s+TO\s+(\w+)\s+AS\s+(SELECT\b.*)$`)
 	insertRe       = regexp.MustCompile(`(?is)^INSERT\s+INTO\s+\w+\s*\(`)
 	dropTableRe    = regexp.MustCompile(`(?is)^DROP\s+TABLE\s+(IF\s+EXISTS\s+)?(\w+)$`)
+	renameTableRe  = regexp.MustCompile(`(?is)^RENAME\s+TABLE\s+(\w+)\s+TO\s+(\w+)$`)
 	alterTableRe   = regexp.MustCompile(`(?is)^ALTER\s+TABLE\s+(\w+)\s+(.*)$`)
 	columnAlterRe  = regexp.MustCompile(`(?is)^(ADD|MODIFY|DROP|RENAME|COMMENT|CLEAR)\s+COLUMN\s+(IF\s+(?:NOT\s+)?EXISTS\s+)?(\w+)(.*)$`)
 	afterRe        = regexp.MustCompile(`(?i)\s+AFTER\s+(\w+)$`)
@@ -146,11 +151,24 @@ func (r *clusterRenderer) render(stmt string) ([]string, error) {
 		}
 		return out, nil
 	}
+	if m := renameTableRe.FindStringSubmatch(s); m != nil {
+		from, to := m[1], m[2]
+		if r.tables[from] == nil || r.tables[to] != nil {
+			return nil, fmt.Errorf("RENAME TABLE %s TO %s: cluster mode renames a table a migration created to a name no table has", from, to)
+		}
+		r.tables[to] = r.tables[from]
+		delete(r.tables, from)
+		return []string{
+			"RENAME TABLE " + r.qualified(from+LocalSuffix) + " TO " + r.qualified(to+LocalSuffix) + r.on(),
+			"DROP TABLE IF EXISTS " + r.qualified(from) + r.on(),
+			r.distributed(to),
+		}, nil
+	}
 	if m := alterTableRe.FindStringSubmatch(s); m != nil {
 		return r.alterTable(m[1], m[2])
 	}
 	first, _, _ := strings.Cut(s, "\n")
-	return nil, fmt.Errorf("a migration may not use this statement in cluster mode: %q (allowed: CREATE TABLE with a MergeTree engine, CREATE MATERIALIZED VIEW ... TO, INSERT INTO ... SELECT, DROP TABLE, ALTER TABLE)", first)
+	return nil, fmt.Errorf("a migration may not use this statement in cluster mode: %q (allowed: CREATE TABLE with a MergeTree engine, CREATE MATERIALIZED VIEW ... TO, INSERT INTO ... SELECT, DROP TABLE, RENAME TABLE, ALTER TABLE)", first)
 }
 
 func (r *clusterRenderer) createTable(ifNotExists, name, columns, engine string, hasArgs bool, args, rest string) ([]string, error) {

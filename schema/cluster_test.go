@@ -80,7 +80,9 @@ func TestClusterRenderingRefuses(t *testing.T) {
 	f("CREATE TABLE t (a UInt8) ENGINE = Memory", "cannot be sharded")
 	f("CREATE TABLE t (a UInt8) ENGINE = ReplicatedMergeTree('/p', 'r') ORDER BY a", "without Replicated")
 	f("CREATE MATERIALIZED VIEW v ENGINE = MergeTree ORDER BY a AS SELECT a FROM events", "may not use")
-	f("RENAME TABLE events TO e2", "may not use")
+	f("RENAME TABLE events TO e2, e2 TO e3", "may not use")
+	f("RENAME TABLE nowhere TO e2", "renames a table a migration created")
+	f("RENAME TABLE events TO events", "to a name no table has")
 	f("OPTIMIZE TABLE events FINAL", "may not use")
 	f("ALTER TABLE nowhere DELETE WHERE 1", "no migration created")
 	f("ALTER TABLE events RENAME COLUMN credential TO c", "cannot follow")
@@ -102,5 +104,35 @@ func TestClusterRenderingKeepsColumnsInStep(t *testing.T) {
 	}
 	if strings.Join(out, "\n") != strings.Join(want, "\n") {
 		t.Errorf("got\n%s\nwant\n%s", strings.Join(out, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// A table renamed on a cluster: its local tables on every server, and a
+// Distributed table under the new name, which a later statement can drop.
+func TestClusterRenamesATable(t *testing.T) {
+	r := newClusterRenderer(testCluster)
+	var got []string
+	for _, stmt := range []string{
+		"CREATE TABLE t (credential String, n UInt8) ENGINE = MergeTree ORDER BY credential",
+		"RENAME TABLE t TO t_old",
+		"DROP TABLE t_old",
+	} {
+		out, err := r.render(stmt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, out[len(out)-min(len(out), 3):]...)
+	}
+	want := []string{
+		"CREATE TABLE db.t_local ON CLUSTER c1 (credential String, n UInt8) ENGINE = ReplicatedMergeTree('/clickhouse/tables/{shard}/db/t_local', '{replica}')\nORDER BY credential",
+		"CREATE TABLE IF NOT EXISTS db.t ON CLUSTER c1 (\n    credential String,\n    n UInt8\n) ENGINE = Distributed(c1, db, t_local, sipHash64(credential))",
+		"RENAME TABLE db.t_local TO db.t_old_local ON CLUSTER c1",
+		"DROP TABLE IF EXISTS db.t ON CLUSTER c1",
+		"CREATE TABLE IF NOT EXISTS db.t_old ON CLUSTER c1 (\n    credential String,\n    n UInt8\n) ENGINE = Distributed(c1, db, t_old_local, sipHash64(credential))",
+		"DROP TABLE db.t_old ON CLUSTER c1",
+		"DROP TABLE db.t_old_local ON CLUSTER c1",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }

@@ -62,14 +62,19 @@ type Store struct {
 }
 
 // Unique viewers are counted from the daily visitor hashes, whose salt
-// rotates daily: a person who comes back on another day counts again. The
-// second part of the union is each credential's unique viewers in all
-// (actor ”), so one round trip answers everything.
+// rotates daily: a person who comes back on another day counts again.
+// Each row is read once and counted twice through the ARRAY JOIN: under
+// its actor, and, for views, under actor '' for the credential's unique
+// viewers in all ('-' rows are dropped). PREWHERE decodes the visitor
+// states of the credentials' granules only; ClickHouse 18.16 does not move
+// a WHERE there when the query has an ARRAY JOIN.
 func credentialCounts(in string) string {
-	return `SELECT credential, toString(actor), toString(type), toString(network), countMerge(events), uniqMerge(visitors)
-FROM credential_daily WHERE credential IN (` + in + `) GROUP BY credential, actor, type, network
-UNION ALL
-SELECT credential, '', 'view', '', toUInt64(0), uniqMerge(visitors) FROM credential_daily WHERE credential IN (` + in + `) AND type = 'view' GROUP BY credential`
+	return `SELECT credential, actor_or_all, toString(type), toString(network), countMerge(events), uniqMerge(visitors)
+FROM credential_daily
+ARRAY JOIN [toString(actor), if(type = 'view', '', '-')] AS actor_or_all
+PREWHERE credential IN (` + in + `)
+GROUP BY credential, actor_or_all, type, network
+HAVING actor_or_all != '-'`
 }
 
 // MaxMany bounds the credentials of one ManyStats call.
@@ -100,7 +105,7 @@ func (s Store) ManyStats(ctx context.Context, credentials []string) (map[string]
 		return out, nil
 	}
 	in, args := store.In(credentials)
-	rows, err := s.Conn.Query(ctx, credentialCounts(in), append(args, args...)...)
+	rows, err := s.Conn.Query(ctx, credentialCounts(in), args...)
 	if err != nil {
 		return nil, fmt.Errorf("cannot query credential stats: %w", err)
 	}
