@@ -198,7 +198,7 @@ func newScanner(p *plan) *scanner {
 	return s
 }
 
-func (s *scanner) scan(rows driver.Rows) (Row, error) {
+func (s *scanner) scan(rows rowSource) (Row, error) {
 	if err := rows.Scan(s.dest...); err != nil {
 		return Row{}, fmt.Errorf("cannot read a result row: %w", err)
 	}

@@ -7,8 +7,6 @@ import (
 	"slices"
 	"strings"
 	"time"
-
-	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 )
 
 const (
@@ -51,29 +49,41 @@ func (e *Engine) series(ctx context.Context, p *plan) (*Cursor, int, error) {
 
 // fill reads a time series in its default order (time, then the other
 // dimensions ascending), the empty steps filled in between the rows.
+// A daily series of views is read row by row (see rowwise.go).
 func (e *Engine) fill(ctx context.Context, p *plan, combos [][]string) (*Cursor, error) {
-	b := &builder{}
-	b.add("SELECT ")
-	aliases := p.selectDims(b, false)
-	p.selectMetrics(b, false)
-	p.from(b)
-	order := []string{fmt.Sprintf("d%d", p.timeAt)}
-	for _, a := range aliases {
-		if a != order[0] {
-			order = append(order, a)
+	var rows rowSource
+	var closeRows func() error
+	if p.rowwise() {
+		mem, err := e.rowwiseSeries(ctx, p)
+		if err != nil {
+			return nil, err
 		}
-	}
-	p.groupBy(b, aliases)
-	b.add(" ORDER BY " + strings.Join(order, ", "))
-	rows, err := e.conn.Query(ctx, b.sb.String(), b.args...)
-	if err != nil {
-		return nil, queryError(err)
+		rows = mem
+	} else {
+		b := &builder{}
+		b.add("SELECT ")
+		aliases := p.selectDims(b, false)
+		p.selectMetrics(b, false)
+		p.from(b)
+		order := []string{fmt.Sprintf("d%d", p.timeAt)}
+		for _, a := range aliases {
+			if a != order[0] {
+				order = append(order, a)
+			}
+		}
+		p.groupBy(b, aliases)
+		b.add(" ORDER BY " + strings.Join(order, ", "))
+		driverRows, err := e.conn.Query(ctx, b.sb.String(), b.args...)
+		if err != nil {
+			return nil, queryError(err)
+		}
+		rows, closeRows = driverRows, driverRows.Close
 	}
 	f := &filler{p: p, rows: rows, sc: newScanner(p), combos: combos, index: map[string]int{}}
 	for i, c := range combos {
 		f.index[comboKey(c)] = i
 	}
-	return newCursor(ctx, p.q, f.next, rows.Close), nil
+	return newCursor(ctx, p.q, f.next, closeRows), nil
 }
 
 // combos lists the distinct values of a time series' other dimensions, in
@@ -118,13 +128,21 @@ func (e *Engine) combos(ctx context.Context, p *plan) ([][]string, error) {
 	return out, nil
 }
 
+// rowSource is what a filler reads rows from: ClickHouse's driver.Rows,
+// or rows already read.
+type rowSource interface {
+	Next() bool
+	Scan(dest ...any) error
+	Err() error
+}
+
 func comboKey(values []string) string { return strings.Join(values, "\x00") }
 
 // filler walks the grid of buckets times combinations in order and merges
 // in the rows ClickHouse sends in the same order.
 type filler struct {
 	p       *plan
-	rows    driver.Rows
+	rows    rowSource
 	sc      *scanner
 	combos  [][]string
 	index   map[string]int

@@ -98,3 +98,55 @@ func TestViewsRollupsMigrateStoredEvents(t *testing.T) {
 		t.Errorf("views_daily holds %d rows, %d of them views", rows, views)
 	}
 }
+
+// TestADailySeriesIsTheSameMergedOrNot: a daily series of views and
+// unique viewers is read from the views-only rollups row by row, each
+// stored day's state finalized as it is, and a day stored as several rows
+// merged; it answers as the raw events do either way.
+func TestADailySeriesIsTheSameMergedOrNot(t *testing.T) {
+	_, conn := chtest.New(t)
+	ctx := context.Background()
+	rolluptest.Seed(t, conn, 3000, 1, rolluptest.Now, 20*24*time.Hour)
+	// A second insert: the last ten days have a second row until merged.
+	rolluptest.Seed(t, conn, 1500, 2, rolluptest.Now, 10*24*time.Hour)
+	e := NewEngine(conn, func() time.Time { return rolluptest.Now })
+	span := DateRange{From: day("2026-02-18"), To: day("2026-03-15")}
+	queries := []Query{
+		{Metrics: []string{"views", "unique_viewers"}, Dimensions: []string{"time:day"}, DateRange: span},
+		{Metrics: []string{"unique_viewers"}, Dimensions: []string{"time:day"}, DateRange: span, Filters: []Filter{{Op: "is", Dimension: "group", Values: []string{"prog-c"}}}},
+		{Metrics: []string{"unique_viewers", "views"}, Dimensions: []string{"time:day"}, DateRange: span, Filters: []Filter{{Op: "is_not", Dimension: "group", Values: []string{"prog-a"}}}},
+	}
+	rowsPerDay := func() (one, more int) {
+		t.Helper()
+		rows, err := conn.Query(ctx, "SELECT count() FROM views_daily GROUP BY day")
+		must(t, err)
+		defer rows.Close()
+		for rows.Next() {
+			var n uint64
+			must(t, rows.Scan(&n))
+			if n == 1 {
+				one++
+			} else {
+				more++
+			}
+		}
+		return one, more
+	}
+	if one, more := rowsPerDay(); one == 0 || more == 0 {
+		t.Fatalf("days of one row %d, of more %d: the test needs both", one, more)
+	}
+	for _, q := range queries {
+		if p, err := e.plan(ctx, q, false); err != nil || !p.rowwise() {
+			t.Fatalf("%+v: not read row by row (%v)", q, err)
+		}
+		sameAsRaw(t, e, conn, q)
+	}
+	must(t, conn.Exec(ctx, "OPTIMIZE TABLE views_daily FINAL"))
+	must(t, conn.Exec(ctx, "OPTIMIZE TABLE group_views_daily FINAL"))
+	if _, more := rowsPerDay(); more != 0 {
+		t.Fatalf("%d days of more than one row after OPTIMIZE FINAL", more)
+	}
+	for _, q := range queries {
+		sameAsRaw(t, e, conn, q)
+	}
+}
