@@ -25,7 +25,9 @@ import (
 
 // Engine answers stats queries: the aggregator's *query.Engine.
 type Engine interface {
-	Run(ctx context.Context, q query.Query) (query.Result, error)
+	// Page answers a query without counting its rows in all, which the
+	// pages do not show (query.Engine.Page).
+	Page(ctx context.Context, q query.Query) (query.Result, error)
 	// Export streams a query's rows, as the export API does.
 	Export(ctx context.Context, q query.Query) (*query.Cursor, error)
 }

@@ -49,7 +49,7 @@ type reachTable struct {
 }
 
 func loadReach(ctx context.Context, d *Dashboard, v view) (any, error) {
-	r, err := d.o.Engine.Run(ctx, reachQuery(v))
+	r, err := d.run(ctx, reachQuery(v))
 	if err != nil {
 		return nil, err
 	}

@@ -97,7 +97,7 @@ func (d *Dashboard) checkScope(ctx context.Context, v viewer, credential string)
 	if v.scope.Kind == auth.ScopeGroup {
 		q.Filters = append(q.Filters, query.Filter{Op: "is", Dimension: v.scope.Kind, Values: []string{v.scope.Value}})
 	}
-	r, err := d.o.Engine.Run(ctx, q)
+	r, err := d.run(ctx, q)
 	if err != nil {
 		return err
 	}

@@ -190,7 +190,7 @@ func (d *Dashboard) runAll(ctx context.Context, qs ...query.Query) ([]query.Resu
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			res[i], errs[i] = d.o.Engine.Run(ctx, q)
+			res[i], errs[i] = d.run(ctx, q)
 		}()
 	}
 	wg.Wait()
@@ -356,7 +356,7 @@ func loadHeadline(ctx context.Context, d *Dashboard, v view) (any, error) {
 		h.Quiet = true
 		all := v.query([]string{mEvents})
 		all.DateRange = query.DateRange{Preset: "all"}
-		r, err := d.o.Engine.Run(ctx, all)
+		r, err := d.run(ctx, all)
 		if err != nil {
 			return nil, err
 		}
@@ -420,7 +420,7 @@ func trendQuery(v view) query.Query {
 }
 
 func loadTrend(ctx context.Context, d *Dashboard, v view) (any, error) {
-	r, err := d.o.Engine.Run(ctx, trendQuery(v))
+	r, err := d.run(ctx, trendQuery(v))
 	if err != nil {
 		return nil, err
 	}
@@ -435,7 +435,7 @@ func networksQuery(v view) query.Query {
 }
 
 func loadNetworks(ctx context.Context, d *Dashboard, v view) (any, error) {
-	r, err := d.o.Engine.Run(ctx, networksQuery(v))
+	r, err := d.run(ctx, networksQuery(v))
 	if err != nil {
 		return nil, err
 	}
@@ -448,7 +448,7 @@ func loadNetworks(ctx context.Context, d *Dashboard, v view) (any, error) {
 func actorsQuery(v view) query.Query { return v.query(actorMetrics, catalog.Actor.Name) }
 
 func loadActors(ctx context.Context, d *Dashboard, v view) (any, error) {
-	r, err := d.o.Engine.Run(ctx, actorsQuery(v))
+	r, err := d.run(ctx, actorsQuery(v))
 	if err != nil {
 		return nil, err
 	}
@@ -461,7 +461,7 @@ func loadActors(ctx context.Context, d *Dashboard, v view) (any, error) {
 func funnelQuery(v view) query.Query { return v.query(funnelMetrics, catalog.Actor.Name) }
 
 func loadFunnel(ctx context.Context, d *Dashboard, v view) (any, error) {
-	r, err := d.o.Engine.Run(ctx, funnelQuery(v))
+	r, err := d.run(ctx, funnelQuery(v))
 	if err != nil {
 		return nil, err
 	}
@@ -501,7 +501,7 @@ type topRow struct {
 }
 
 func loadTop(ctx context.Context, d *Dashboard, v view, dim string) (any, error) {
-	r, err := d.o.Engine.Run(ctx, topQuery(v, dim))
+	r, err := d.run(ctx, topQuery(v, dim))
 	if err != nil {
 		return nil, err
 	}
@@ -568,7 +568,7 @@ type listTable struct {
 }
 
 func loadList(ctx context.Context, d *Dashboard, v view, dim string) (any, error) {
-	r, err := d.o.Engine.Run(ctx, listQuery(v, dim))
+	r, err := d.run(ctx, listQuery(v, dim))
 	if err != nil {
 		return nil, err
 	}

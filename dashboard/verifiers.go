@@ -103,7 +103,7 @@ func (d *Dashboard) firstVerified(ctx context.Context, v view) (string, error) {
 	q := v.query([]string{mVerifications}, "time:day")
 	q.DateRange = query.DateRange{Preset: "all"}
 	q.Limit = 10_000
-	r, err := d.o.Engine.Run(ctx, q)
+	r, err := d.run(ctx, q)
 	if err != nil {
 		return "", err
 	}

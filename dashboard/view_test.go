@@ -23,7 +23,7 @@ func (r *recorder) Export(context.Context, query.Query) (*query.Cursor, error) {
 	return nil, errors.New("recorder: no export")
 }
 
-func (r *recorder) Run(_ context.Context, q query.Query) (query.Result, error) {
+func (r *recorder) Page(_ context.Context, q query.Query) (query.Result, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.qs = append(r.qs, q)

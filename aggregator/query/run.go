@@ -53,11 +53,24 @@ func (e *Engine) WithExportTimeout(d time.Duration) *Engine {
 
 // Run answers a query: a page of rows and how many there are in all.
 func (e *Engine) Run(ctx context.Context, q Query) (Result, error) {
+	return e.run(ctx, q, true)
+}
+
+// Page answers a query as Run does, but without counting the rows in all:
+// for a query without a time dimension that count is a second query over
+// the same rollup rows, as costly as the first, which a caller that shows
+// only the page (the dashboard) can spare. Such a query's TotalRows is
+// then zero.
+func (e *Engine) Page(ctx context.Context, q Query) (Result, error) {
+	return e.run(ctx, q, false)
+}
+
+func (e *Engine) run(ctx context.Context, q Query, withTotal bool) (Result, error) {
 	p, err := e.plan(ctx, q, false)
 	if err != nil {
 		return Result{}, err
 	}
-	cur, total, err := e.open(ctx, p, true)
+	cur, total, err := e.open(ctx, p, withTotal)
 	if err != nil {
 		return Result{}, err
 	}

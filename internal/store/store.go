@@ -76,6 +76,13 @@ func Connect(dsn string, o Options) (driver.Conn, error) {
 	if opts.DialTimeout == 0 {
 		opts.DialTimeout = 5 * time.Second
 	}
+	// A dashboard page runs its sections at once, some as two queries
+	// (about 20 in all): with the driver's 10 connections, a key's or a
+	// link's lookup waited behind them, and failed after DialTimeout when
+	// ClickHouse was busy. The server queues what its cores cannot run.
+	if opts.MaxOpenConns == 0 {
+		opts.MaxOpenConns, opts.MaxIdleConns = 32, 8
+	}
 	if opts.Settings == nil {
 		opts.Settings = clickhouse.Settings{}
 	}
