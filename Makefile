@@ -46,7 +46,7 @@ fuzz:
 		./internal/auth:FuzzParseSession ./dashboard:FuzzParseState \
 		./internal/edge:FuzzClientIP ./internal/auth:FuzzLinkToken ./internal/registry:FuzzDecode \
 		./lifecycle:FuzzCheck ./internal/arrival:FuzzOf ./internal/arrival:FuzzCrawler \
-		./internal/event:FuzzPlainHostPath; do \
+		./internal/event:FuzzPlainHostPath ./internal/event:FuzzUvarint; do \
 		$(GO) test -run '^$$' -fuzz "^$${t#*:}\$$" -fuzztime $(FUZZTIME) "$${t%%:*}"; \
 	done
 

@@ -1,7 +1,9 @@
 package collector
 
 import (
+	"bytes"
 	"errors"
+	"net/netip"
 	"strings"
 
 	"github.com/gofiber/fiber/v2"
@@ -31,7 +33,7 @@ var gif = []byte("GIF89a\x01\x00\x01\x00\x80\x00\x00\x00\x00\x00\x00\x00\x00!\xf
 // compatible APIs (package compat) register theirs beside them.
 func (c *Collector) Routes(r fiber.Router) {
 	r.Options("/api/event", preflight)
-	r.Post("/api/event", c.gate.Limited(c.postEvent))
+	r.Post("/api/event", c.gate.LimitedClient(c.postEvent))
 	r.Get("/api/event.gif", c.gate.Limited(c.pixel))
 }
 
@@ -59,12 +61,43 @@ func checkBody(ctx *fiber.Ctx, body []byte) error {
 	if len(body) > MaxBodySize {
 		return edge.ErrTooLarge
 	}
-	ct, _, _ := strings.Cut(ctx.Get(fiber.HeaderContentType), ";")
-	switch strings.TrimSpace(strings.ToLower(ct)) {
-	case "", fiber.MIMETextPlain, fiber.MIMEApplicationJSON:
+	// The header's bytes, not Fiber's copy of them: they are only compared.
+	ct, _, _ := bytes.Cut(ctx.Request().Header.ContentType(), []byte(";"))
+	ct = bytes.TrimSpace(ct)
+	if len(ct) == 0 || equalFoldASCII(ct, fiber.MIMETextPlain) || equalFoldASCII(ct, fiber.MIMEApplicationJSON) {
 		return nil
 	}
 	return edge.Invalid("Content-Type must be application/json or text/plain")
+}
+
+// equalFoldASCII reports whether b is s, a lower-case ASCII string, in any
+// ASCII case. Unlike bytes.EqualFold it matches no other letter that folds
+// to an ASCII one (U+017F to 's'), as strings.ToLower did not either.
+func equalFoldASCII(b []byte, s string) bool {
+	if len(b) != len(s) {
+		return false
+	}
+	for i, c := range b {
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if c != s[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// requestBody is the request's body, decoded as Fiber's Body decodes it
+// when it has a Content-Encoding. Without one (what beacons send) it is
+// fasthttp's own buffer: Fiber's Body would copy every header name to find
+// that out, and the body itself, where the decoders copy what they keep.
+// It must not outlive the handler.
+func requestBody(ctx *fiber.Ctx) []byte {
+	if len(ctx.Request().Header.Peek(fiber.HeaderContentEncoding)) != 0 {
+		return ctx.Body()
+	}
+	return ctx.Request().Body()
 }
 
 // The CORS header every beacon answer carries, in the canonical form
@@ -74,9 +107,9 @@ var (
 	allowAnyOrigin = []byte("*")
 )
 
-func (c *Collector) postEvent(ctx *fiber.Ctx) error {
+func (c *Collector) postEvent(ctx *fiber.Ctx, client netip.Addr) error {
 	ctx.Response().Header.SetCanonical(allowOriginKey, allowAnyOrigin)
-	body := ctx.Body()
+	body := requestBody(ctx)
 	if err := checkBody(ctx, body); err != nil {
 		return err
 	}
@@ -85,7 +118,7 @@ func (c *Collector) postEvent(ctx *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	res, err := c.Ingest(c.HitFrom(ctx, in, event.Beacon))
+	res, err := c.Ingest(Hit{Input: in, Source: event.Beacon, IP: client, UserAgent: ctx.Get(fiber.HeaderUserAgent)})
 	if err != nil {
 		return IngestError(err)
 	}

@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"net/netip"
 	"time"
+	"unsafe"
 
 	"github.com/dchest/siphash"
 	"github.com/gofiber/fiber/v2"
@@ -85,8 +86,13 @@ func (g *Gate) Client(ctx *fiber.Ctx) netip.Addr {
 		return peer.Unmap()
 	}
 	lines := ctx.Request().Header.PeekAll(fiber.HeaderXForwardedFor)
-	if len(lines) == 1 {
-		return g.ClientIP(peer, string(lines[0]))
+	switch len(lines) {
+	case 0:
+		return g.ClientIP(peer, "")
+	case 1:
+		// A view of Fiber's buffer, not a copy: clientIP only parses it,
+		// and the address it returns holds no part of it.
+		return g.ClientIP(peer, unsafe.String(unsafe.SliceData(lines[0]), len(lines[0])))
 	}
 	return g.ClientIP(peer, string(bytes.Join(lines, []byte{','})))
 }
@@ -118,10 +124,22 @@ func (g *Gate) Allow(ip netip.Addr) bool {
 // gets 429 instead.
 func (g *Gate) Limited(h fiber.Handler) fiber.Handler {
 	return func(ctx *fiber.Ctx) error {
-		if !g.Allow(g.Client(ctx)) {
+		if g.limiter != nil && !g.Allow(g.Client(ctx)) {
 			return ErrRateLimited
 		}
 		return h(ctx)
+	}
+}
+
+// LimitedClient is Limited for a handler that also needs the client's
+// address, which it then gets without working it out a second time.
+func (g *Gate) LimitedClient(h func(ctx *fiber.Ctx, client netip.Addr) error) fiber.Handler {
+	return func(ctx *fiber.Ctx) error {
+		client := g.Client(ctx)
+		if !g.Allow(client) {
+			return ErrRateLimited
+		}
+		return h(ctx, client)
 	}
 }
 

@@ -58,17 +58,39 @@ func DecodeBinary(b []byte) (Event, error) {
 			return Event{}, ErrBadRecord
 		}
 	}
-	rest := b[fixed:]
+	// One copy of the strings' part of the record holds them all.
+	rest := string(b[fixed:])
 	for _, s := range [...]*string{&e.Credential, &e.Group, &e.URLHost, &e.URLPath, &e.ReferrerHost, &e.ReferrerPath, &e.Country, &e.Browser, &e.OS} {
-		n, k := binary.Uvarint(rest)
+		n, k := uvarint(rest)
 		if k <= 0 || n > uint64(len(rest)-k) {
 			return Event{}, ErrBadRecord
 		}
-		*s = string(rest[k : k+int(n)])
+		*s = rest[k : k+int(n)]
 		rest = rest[k+int(n):]
 	}
 	if len(rest) != 0 {
 		return Event{}, ErrBadRecord
 	}
 	return e, nil
+}
+
+// uvarint is binary.Uvarint for a string.
+func uvarint(s string) (uint64, int) {
+	var x uint64
+	var shift uint
+	for i := 0; i < len(s); i++ {
+		if i == binary.MaxVarintLen64 {
+			return 0, -(i + 1) // overflow
+		}
+		c := s[i]
+		if c < 0x80 {
+			if i == binary.MaxVarintLen64-1 && c > 1 {
+				return 0, -(i + 1) // overflow
+			}
+			return x | uint64(c)<<shift, i + 1
+		}
+		x |= uint64(c&0x7f) << shift
+		shift += 7
+	}
+	return 0, 0
 }

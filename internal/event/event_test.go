@@ -142,6 +142,8 @@ func FuzzDecodeFlat(f *testing.F) {
 	f.Add([]byte(` { "Type" : "view" , "x":"y"} `))
 	f.Add([]byte(`{"credential":"a","credential":"b"}`))
 	f.Add([]byte(`{}`))
+	// Past the size the fast path copies whole, it copies value by value.
+	f.Add([]byte(`{"credential":"c-1","type":"view","pad":"` + strings.Repeat("p", 600) + `","url":"https://e.org/a"}`))
 	f.Fuzz(func(t *testing.T, body []byte) {
 		got, err := event.Decode(body)
 		var want event.Input

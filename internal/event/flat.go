@@ -1,13 +1,24 @@
 package event
 
-import "strings"
+import (
+	"strings"
+	"unsafe"
+)
 
 // decodeFlat is Decode's fast path for what beacons send: one flat JSON
 // object whose values are plain ASCII strings without escapes. Anything
 // else (escapes, other value types, non-ASCII, odd key case) returns
 // ok false and goes to encoding/json, so both paths give the same answer;
 // FuzzDecodeFlat checks that they do.
-func decodeFlat(b []byte) (in Input, ok bool) {
+func decodeFlat(body []byte) (in Input, ok bool) {
+	// One copy of a small body holds every value, instead of one copy a
+	// value; a large one is copied value by value, so that the event's
+	// strings never keep more of it alive than they need.
+	shared := len(body) <= maxSharedBody
+	b := unsafe.String(unsafe.SliceData(body), len(body))
+	if shared {
+		b = string(body)
+	}
 	i := skipSpace(b, 0)
 	if i >= len(b) || b[i] != '{' {
 		return in, false
@@ -29,23 +40,24 @@ func decodeFlat(b []byte) (in Input, ok bool) {
 		if !ok {
 			return in, false
 		}
+		var field *string
 		switch key {
 		case "credential":
-			in.Credential = val
+			field = &in.Credential
 		case "type":
-			in.Type = val
+			field = &in.Type
 		case "network":
-			in.Network = val
+			field = &in.Network
 		case "actor":
-			in.Actor = val
+			field = &in.Actor
 		case "group":
-			in.Group = val
+			field = &in.Group
 		case "url":
-			in.URL = val
+			field = &in.URL
 		case "referrer":
-			in.Referrer = val
+			field = &in.Referrer
 		case "via":
-			in.Via = val
+			field = &in.Via
 		default:
 			// encoding/json matches keys without regard to case.
 			for _, k := range [...]string{"credential", "type", "network", "actor", "group", "url", "referrer", "via"} {
@@ -53,6 +65,13 @@ func decodeFlat(b []byte) (in Input, ok bool) {
 					return in, false
 				}
 			}
+		}
+		switch {
+		case field == nil:
+		case shared:
+			*field = val
+		default:
+			*field = strings.Clone(val)
 		}
 		i = skipSpace(b, next)
 		switch {
@@ -66,16 +85,20 @@ func decodeFlat(b []byte) (in Input, ok bool) {
 	}
 }
 
-// flatString reads a string at b[i] that needs no unescaping; the string
-// is a copy, safe to keep after b is reused.
-func flatString(b []byte, i int) (s string, next int, ok bool) {
+// maxSharedBody is the largest body decodeFlat copies whole. Beacons send
+// about 200 bytes.
+const maxSharedBody = 512
+
+// flatString reads a string at b[i] that needs no unescaping; it is a part
+// of b.
+func flatString(b string, i int) (s string, next int, ok bool) {
 	if i >= len(b) || b[i] != '"' {
 		return "", 0, false
 	}
 	for j := i + 1; j < len(b); j++ {
 		switch c := b[j]; {
 		case c == '"':
-			return string(b[i+1 : j]), j + 1, true
+			return b[i+1 : j], j + 1, true
 		case c == '\\' || c < 0x20 || c >= 0x80:
 			return "", 0, false
 		}
@@ -83,7 +106,7 @@ func flatString(b []byte, i int) (s string, next int, ok bool) {
 	return "", 0, false
 }
 
-func skipSpace(b []byte, i int) int {
+func skipSpace(b string, i int) int {
 	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
 		i++
 	}
