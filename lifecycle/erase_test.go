@@ -62,7 +62,7 @@ func TestEraseLeavesNoTrace(t *testing.T) {
 	if registry && rep.Removed["credentials"] != 1 {
 		t.Errorf("registry entries removed: %d, want 1", rep.Removed["credentials"])
 	}
-	if rep.Removed["events"] != 4 || rep.Removed["share_links"] != 1 || rep.Removed["credential_daily"] == 0 || rep.Removed["credential_15m"] == 0 {
+	if rep.Removed["events"] != 4 || rep.Removed["share_links"] != 1 || rep.Removed["credential_daily"] == 0 || rep.Removed["credential_traffic_15m"] == 0 {
 		t.Errorf("report: %+v", rep)
 	}
 	var mixed []string // the rollups that count many credentials in a row

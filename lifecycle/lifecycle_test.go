@@ -48,7 +48,7 @@ func sums(t *testing.T, conn driver.Conn) map[string]uint64 {
 	t.Helper()
 	out := map[string]uint64{"events": count(t, conn, "SELECT count() FROM events WHERE bot_reason = ''")}
 	out["credential_daily"] = count(t, conn, "SELECT countMerge(events) FROM credential_daily")
-	for _, table := range []string{"totals_daily", "totals_15m", "group_daily", "group_15m", "credential_15m", "traffic_daily", "traffic_15m", "credential_traffic_15m"} {
+	for _, table := range []string{"totals_daily", "totals_15m", "group_daily", "group_15m", "traffic_daily", "traffic_15m", "credential_traffic_15m"} {
 		out[table] = count(t, conn, "SELECT sum(events) FROM "+table)
 	}
 	return out

@@ -92,9 +92,12 @@ func viewDiff(t *testing.T, conn driver.Conn) (diffs []string) {
 			continue
 		}
 		for _, c := range table.Columns {
-			if c.Expr != "" && !strings.Contains(query, c.Expr+" AS "+c.Name) {
-				diffs = append(diffs, fmt.Sprintf("%s_mv: does not select %s AS %s", table.Name, c.Expr, c.Name))
+			if expr := table.ViewExpr(c); expr != "" && !strings.Contains(query, expr+" AS "+c.Name) {
+				diffs = append(diffs, fmt.Sprintf("%s_mv: does not select %s AS %s", table.Name, expr, c.Name))
 			}
+		}
+		if grouped := strings.Contains(query, "GROUP BY"); grouped == table.PerEvent {
+			diffs = append(diffs, fmt.Sprintf("%s_mv: GROUP BY %v, the catalog says a row per event %v", table.Name, grouped, table.PerEvent))
 		}
 	}
 	return diffs

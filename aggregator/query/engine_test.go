@@ -333,7 +333,7 @@ func TestBackfillOnMigrate(t *testing.T) {
 	ctx := context.Background()
 	before, err := NewEngine(conn, func() time.Time { return rolluptest.Now }).Run(ctx, Query{Metrics: everywhere(), Dimensions: []string{"credential", "country"}, DateRange: DateRange{Preset: "30d"}})
 	must(t, err)
-	for _, table := range []string{"totals_daily", "totals_15m", "group_daily", "group_15m", "credential_15m", "traffic_daily", "traffic_15m", "credential_traffic_15m"} {
+	for _, table := range []string{"totals_daily", "totals_15m", "group_daily", "group_15m", "traffic_daily", "traffic_15m", "credential_traffic_15m"} {
 		must(t, conn.Exec(ctx, "DROP TABLE "+table+"_mv"))
 		must(t, conn.Exec(ctx, "DROP TABLE "+table))
 	}

@@ -35,6 +35,9 @@ type Column struct {
 	// Count marks a rollup's counts, which its view aggregates; the other
 	// columns of a rollup are the keys it groups by.
 	Count bool
+	// EventExpr is what the view of a PerEvent table selects into a count
+	// from one event, instead of Expr.
+	EventExpr string
 }
 
 // TypeFor returns the column's type on a server whose Dict type is dict.
@@ -54,6 +57,19 @@ type Table struct {
 	// empty for the others. Whatever counts events into the table again
 	// (a recount) must select the same.
 	Filter string
+	// PerEvent says the table's view writes a row for every event (its
+	// counts' EventExpr) and leaves the sums to the table's merges, where a
+	// GROUP BY would save few rows. A recount may still group by its keys
+	// with Expr: the sums are the same.
+	PerEvent bool
+}
+
+// ViewExpr is what the table's view selects into the column.
+func (t Table) ViewExpr(c Column) string {
+	if t.PerEvent && c.EventExpr != "" {
+		return c.EventExpr
+	}
+	return c.Expr
 }
 
 // Column returns the table's column of that name.

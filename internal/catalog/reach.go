@@ -22,7 +22,7 @@ var (
 // time zone.
 var (
 	ReachDaily = Rollup{Name: "reach_daily", Grain: Daily, Dims: slices.Concat(groupDims, []Dimension{ArrivedFrom, SharedBy})}
-	Reach      = Rollup{Name: "reach_15m", Grain: QuarterHour, Dims: slices.Concat(credentialDims, []Dimension{ArrivedFrom, SharedBy})}
+	Reach      = Rollup{Name: "reach_15m", Grain: QuarterHour, Dims: slices.Concat(credentialDims, []Dimension{ArrivedFrom, SharedBy}), PerEvent: true}
 )
 
 // fromShare holds the views of visitors who came through a share.

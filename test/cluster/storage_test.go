@@ -55,7 +55,7 @@ func TestACredentialLivesOnOneShard(t *testing.T) {
 	}
 	syncReplicas(t, db)
 	shard1, shard2 := open(t, db, "ch1"), open(t, db, "ch3")
-	for _, table := range []string{"events_local", "credential_daily_local", "credential_15m_local"} {
+	for _, table := range []string{"events_local", "credential_daily_local", "credential_traffic_15m_local"} {
 		on1 := count(t, shard1, "SELECT uniqExact(credential) FROM "+table)
 		on2 := count(t, shard2, "SELECT uniqExact(credential) FROM "+table)
 		both := count(t, shard1, "SELECT uniqExact(credential) FROM "+table+" WHERE credential IN (SELECT credential FROM remote('127.0.0.1:19403', currentDatabase(), "+table+"))")
@@ -170,7 +170,7 @@ func TestEqualRollupBlocksAreBothCounted(t *testing.T) {
 	}
 	syncReplicas(t, db)
 	conn := open(t, db, "ch2", "ch4")
-	for _, table := range []string{"totals_daily", "group_daily", "traffic_daily", "credential_15m"} {
+	for _, table := range []string{"totals_daily", "group_daily", "traffic_daily", "credential_traffic_15m"} {
 		if n := count(t, conn, "SELECT sum(events) FROM "+table); n != 3 {
 			t.Errorf("%s counts %d events, want 3", table, n)
 		}

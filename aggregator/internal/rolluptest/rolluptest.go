@@ -36,7 +36,7 @@ const InsertEvents = `INSERT INTO events (id, time, credential, group_id, type, 
 	url_host, url_path, referrer_host, referrer_path, country, browser, os, device, bot_reason)`
 
 // rollupTables are the tables the materialized views fill from events.
-var rollupTables = []string{"credential_daily", "totals_daily", "totals_15m", "group_daily", "group_15m", "credential_15m", "traffic_daily", "traffic_15m", "credential_traffic_15m", "reach_15m"}
+var rollupTables = []string{"credential_daily", "totals_daily", "totals_15m", "group_daily", "group_15m", "traffic_daily", "traffic_15m", "credential_traffic_15m", "reach_15m"}
 
 // insertSeed also names the arrival and its sharer, which Seed fills as
 // ingest does (package arrival): a share under its own network and actor.
