@@ -21,6 +21,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/credstats/credstats/compat"
 	"github.com/credstats/credstats/internal/testutil/faultproxy"
 )
 
@@ -248,6 +249,7 @@ var attacks = []attack{
 	{"slow exports", (*hostileClient).slowExports},
 	{"proxy headers", (*hostileClient).proxyHeaders},
 	{"random bodies", (*hostileClient).randomBodies},
+	{"compatible events", (*hostileClient).compatibleEvents},
 	{"torn requests", (*hostileClient).tornRequests},
 }
 
@@ -504,6 +506,30 @@ func (c *hostileClient) randomBodies(ctx context.Context) {
 		req.Header.Set("Content-Type", ct)
 	}
 	c.send(ctx, "random bodies", rt, req, nil)
+}
+
+// compatibleEvents sends valid events to the compatible APIs under
+// changing credential ids: each asks the registry's group lookup, whose
+// cache must stay bounded and whose misses must not fail the event.
+func (c *hostileClient) compatibleEvents(ctx context.Context) {
+	// Not the unique load's ids, whose events are counted exactly.
+	id := strings.Replace(c.credential(), "soak-", "compat-", 1)
+	if c.rng.IntN(2) == 0 {
+		body := `{"parameters": {"kind": "` + pick(c.rng, "view", "share", "download", "linkedin_add") + `", "network": "linkedin"}}`
+		c.send(ctx, "compatible events", awardsAPI, c.request("POST", "/awards/"+id+"/event", body), nil)
+		return
+	}
+	unescaped, err := url.PathUnescape(id)
+	if err != nil {
+		unescaped = id
+	}
+	body, _ := json.Marshal(map[string]string{"credentialId": unescaped, "eventType": pick(c.rng, compat.CertifierTypes...),
+		"triggeredBy": pick(c.rng, "recipient", "guest"), "triggeredAt": time.Now().UTC().Format(time.RFC3339)})
+	req := c.request("POST", "/v1/credential-interactions", string(body))
+	req.Header.Set("Authorization", "Bearer "+c.writer)
+	req.Header.Set("Certifier-Version", "2022-10-26")
+	req.Header.Set("Content-Type", "application/json")
+	c.send(ctx, "compatible events", jsonAPI, req, nil)
 }
 
 // tornRequests speak HTTP badly on a raw connection: a body that never
