@@ -64,7 +64,7 @@ type Store struct {
 // Unique viewers are counted from the daily visitor hashes, whose salt
 // rotates daily: a person who comes back on another day counts again.
 // Each row is read once and counted twice through the ARRAY JOIN: under
-// its actor, and, for views, under actor '' for the credential's unique
+// its actor, and, for views, under an empty actor for the credential's unique
 // viewers in all ('-' rows are dropped). PREWHERE decodes the visitor
 // states of the credentials' granules only; ClickHouse 18.16 does not move
 // a WHERE there when the query has an ARRAY JOIN.
