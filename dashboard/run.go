@@ -10,13 +10,6 @@ import (
 	"github.com/credstats/credstats/aggregator/query"
 )
 
-// maxFilterValues and maxFilterValue are the engine's limits on one
-// filter's values, which run's second query must keep to.
-const (
-	maxFilterValues = 1000
-	maxFilterValue  = 2000
-)
-
 // run answers a query as the engine does, in fewer of ClickHouse's
 // seconds where it asks for unique viewers with other metrics.
 //
@@ -74,7 +67,7 @@ func (d *Dashboard) run(ctx context.Context, q query.Query) (query.Result, error
 		}
 		slices.Sort(values)
 		values = slices.Compact(values)
-		if len(values) > maxFilterValues || slices.ContainsFunc(values, func(s string) bool { return len(s) > maxFilterValue }) {
+		if len(values) > query.MaxValues || slices.ContainsFunc(values, func(s string) bool { return len(s) > query.MaxValueLen }) {
 			return d.o.Engine.Page(ctx, q)
 		}
 		if len(values) > 0 {

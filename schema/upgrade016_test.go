@@ -103,19 +103,20 @@ func insert016Events(t *testing.T, conn driver.Conn, from, n int) {
 	}
 }
 
+// hostPairs counts the host and credential pairs credential_hosts holds.
 func hostPairs(t *testing.T, conn driver.Conn) uint64 {
-	t.Helper()
-	var n uint64
-	if err := conn.QueryRow(context.Background(), "SELECT uniqExact(url_host, credential) FROM credential_hosts").Scan(&n); err != nil {
-		t.Fatal(err)
-	}
-	return n
+	return scalar(t, conn, "SELECT uniqExact(url_host, credential) FROM credential_hosts")
 }
 
+// rawHostPairs counts the pairs the events have.
 func rawHostPairs(t *testing.T, conn driver.Conn) uint64 {
+	return scalar(t, conn, "SELECT uniqExact(url_host, credential) FROM events WHERE url_host != ''")
+}
+
+func scalar(t *testing.T, conn driver.Conn, sql string) uint64 {
 	t.Helper()
 	var n uint64
-	if err := conn.QueryRow(context.Background(), "SELECT uniqExact(url_host, credential) FROM events WHERE url_host != ''").Scan(&n); err != nil {
+	if err := conn.QueryRow(context.Background(), sql).Scan(&n); err != nil {
 		t.Fatal(err)
 	}
 	return n

@@ -73,8 +73,9 @@ const (
 	defaultLimit = 100
 	maxLimit     = 10_000
 	maxFilters   = 50
-	maxValues    = 1000
-	maxValueLen  = 2000
+	// MaxValues and MaxValueLen bound one filter's values.
+	MaxValues   = 1000
+	MaxValueLen = 2000
 	// maxOffset bounds the rows a query may skip: skipped rows cost as much
 	// as read ones, and pages that deep are better read by an export.
 	maxOffset = 1_000_000
@@ -300,12 +301,12 @@ func checkFilter(f Filter) error {
 		return fmt.Errorf("%q cannot be filtered on; use date_range", f.Dimension)
 	case len(f.Values) == 0:
 		return fmt.Errorf("name at least one value")
-	case len(f.Values) > maxValues:
-		return fmt.Errorf("at most %d values", maxValues)
+	case len(f.Values) > MaxValues:
+		return fmt.Errorf("at most %d values", MaxValues)
 	}
 	for _, v := range f.Values {
-		if len(v) > maxValueLen {
-			return fmt.Errorf("a value is longer than %d bytes", maxValueLen)
+		if len(v) > MaxValueLen {
+			return fmt.Errorf("a value is longer than %d bytes", MaxValueLen)
 		}
 		if f.Op == "contains" && v == "" {
 			return fmt.Errorf("contains needs non-empty values")

@@ -76,13 +76,9 @@ func (e *Engine) rowwiseSeries(ctx context.Context, p *plan) (*memRows, error) {
 		}
 	}
 	if len(again) > 0 {
-		b := &builder{}
-		b.add("SELECT ")
-		aliases := p.selectDims(b, false)
-		p.selectMetrics(b, false)
-		p.from(b)
-		b.add(" AND toInt64(day) IN (?"+strings.Repeat(", ?", len(again)-1)+")", again...)
-		p.groupBy(b, aliases)
+		b := p.seriesSQL(func(b *builder) {
+			b.add(" AND toInt64(day) IN (?"+strings.Repeat(", ?", len(again)-1)+")", again...)
+		})
 		merged, err := e.dayRows(ctx, p, b)
 		if err != nil {
 			return nil, err

@@ -60,19 +60,7 @@ func (e *Engine) fill(ctx context.Context, p *plan, combos [][]string) (*Cursor,
 		}
 		rows = mem
 	} else {
-		b := &builder{}
-		b.add("SELECT ")
-		aliases := p.selectDims(b, false)
-		p.selectMetrics(b, false)
-		p.from(b)
-		order := []string{fmt.Sprintf("d%d", p.timeAt)}
-		for _, a := range aliases {
-			if a != order[0] {
-				order = append(order, a)
-			}
-		}
-		p.groupBy(b, aliases)
-		b.add(" ORDER BY " + strings.Join(order, ", "))
+		b := p.seriesSQL(nil)
 		driverRows, err := e.conn.Query(ctx, b.sb.String(), b.args...)
 		if err != nil {
 			return nil, queryError(err)
@@ -84,6 +72,28 @@ func (e *Engine) fill(ctx context.Context, p *plan, combos [][]string) (*Cursor,
 		f.index[comboKey(c)] = i
 	}
 	return newCursor(ctx, p.q, f.next, closeRows), nil
+}
+
+// seriesSQL is a time series' query in its default order; and, if not
+// nil, writes more conditions after the plan's own.
+func (p *plan) seriesSQL(and func(*builder)) *builder {
+	b := &builder{}
+	b.add("SELECT ")
+	aliases := p.selectDims(b, false)
+	p.selectMetrics(b, false)
+	p.from(b)
+	if and != nil {
+		and(b)
+	}
+	order := []string{fmt.Sprintf("d%d", p.timeAt)}
+	for _, a := range aliases {
+		if a != order[0] {
+			order = append(order, a)
+		}
+	}
+	p.groupBy(b, aliases)
+	b.add(" ORDER BY " + strings.Join(order, ", "))
+	return b
 }
 
 // combos lists the distinct values of a time series' other dimensions, in
