@@ -287,11 +287,16 @@ func (b *bench) ingest(baseline, dir string) error {
 	start := time.Now()
 	e2e := traffic
 	e2e.Duration, e2e.Duplicates, e2e.Bots = b.e2e, 0, 0
+	var e2eRSS int64
+	stopRSS := sampleRSS(coll.cmd.Process.Pid, &e2eRSS)
 	res, err := measure(coll.addr, e2e)
 	if err != nil {
+		stopRSS()
 		return err
 	}
 	stored := waitStable(conn, "events") - before
+	stopRSS()
+	b.add(Row{Section: "memory", Metric: "collector RSS, end to end (batches of --batch-size)", Value: float64(e2eRSS) / (1 << 20), Unit: "MiB"}, true)
 	elapsed := time.Since(start).Seconds()
 	chCPU, ownCPU := cpuTicks(chPid)-chCPU0, cpuTicks(coll.cmd.Process.Pid)-ownCPU0
 	hz := 100.0 // USER_HZ on Linux

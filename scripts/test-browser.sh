@@ -10,7 +10,7 @@ db="browser_$(date +%s)_$$"
 data=$(mktemp -d)
 log="$data/serve.log"
 
-"$bin" serve --listen "$listen" --clickhouse "clickhouse://127.0.0.1:$ch_port/$db" --data-dir "$data" >"$log" 2>&1 &
+"$bin" serve --listen "$listen" --clickhouse "clickhouse://127.0.0.1:$ch_port/$db" --data-dir "$data" --flush-interval 200ms >"$log" 2>&1 &
 pid=$!
 cleanup() {
 	kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null || true
