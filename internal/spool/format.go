@@ -19,11 +19,15 @@ import (
 //	NNNNNNNNNNNNNNNNNNNN.seg  (20-digit sequence number, starting at 1)
 //	  header:  "CSPL", version uint32, CRC-32C of the preceding 8 bytes
 //	  records: length uint32, CRC-32C uint32, append time int64 (unix ns), payload
+//	  zeros:   to the end of the file, written ahead of appends (optional)
 //	ack  "CSAK", version uint32, segment uint64, offset int64, CRC-32C of the preceding 24 bytes
 //	lock  empty; flock(2)-ed while a process has the spool open
 //
 // A record's CRC covers its length, its append time and its payload, in that
 // order, so that a damaged length or time is detected like damaged payload.
+// No record header is all zeros (an append time is never 0), so the first
+// all-zero header ends the records; if nothing but zeros follows, the
+// segment is intact.
 // The header has its own checksum so that a damaged header is told apart from a
 // segment written by a newer, incompatible version, which Open refuses rather
 // than discards.
@@ -134,7 +138,17 @@ func scanSegment(f *os.File, size int64, mark *int64, r *bufio.Reader, payload *
 	off := int64(segmentHeaderSize)
 	for off < size {
 		if _, err := io.ReadFull(r, h[:]); err != nil {
+			if errors.Is(err, io.ErrUnexpectedEOF) && allZeros(h[:size-off]) {
+				return off, "", nil
+			}
 			return off, "short record header", ignoreEOF(err)
+		}
+		if h == ([recordHeaderSize]byte{}) {
+			ok, err := restIsZeros(r)
+			if err != nil || ok {
+				return off, "", err
+			}
+			return off, "data after zeros that end the records", nil
 		}
 		n := recordLen(h[:])
 		if n > MaxRecordSize || off+recordHeaderSize+n > size {
@@ -158,6 +172,32 @@ func scanSegment(f *os.File, size int64, mark *int64, r *bufio.Reader, payload *
 		off += recordHeaderSize + n
 	}
 	return off, "", nil
+}
+
+// allZeros reports whether b holds only zeros.
+func allZeros(b []byte) bool {
+	for _, c := range b {
+		if c != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// restIsZeros reports whether r holds nothing but zeros to its end.
+func restIsZeros(r *bufio.Reader) (bool, error) {
+	for {
+		b, err := r.Peek(r.Size())
+		if !allZeros(b) {
+			return false, nil
+		}
+		if _, derr := r.Discard(len(b)); derr != nil {
+			return false, derr
+		}
+		if err != nil {
+			return true, ignoreEOF(err)
+		}
+	}
 }
 
 func ignoreEOF(err error) error {

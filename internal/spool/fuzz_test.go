@@ -160,6 +160,12 @@ func FuzzOpen(f *testing.F) {
 	binary.LittleEndian.PutUint32(newer[8:], crc32.Checksum(newer[:8], castagnoli))
 	f.Add(newer, last, []byte(nil), uint64(0), int64(0), uint64(0))
 	f.Add([]byte(nil), []byte(nil), []byte(nil), uint64(0), int64(0), uint64(0))
+	// Zeros written ahead of the records, and a byte after them.
+	zeroed := append(bytes.Clone(last), make([]byte, 3*recordHeaderSize+5)...)
+	f.Add(mid, zeroed, []byte(nil), uint64(0), int64(0), uint64(0))
+	zeroed = bytes.Clone(zeroed)
+	zeroed[len(zeroed)-2] = 1
+	f.Add(zeroed, last, []byte(nil), uint64(0), int64(0), uint64(0))
 	f.Add(first, []byte(nil), []byte(nil), uint64(math.MaxUint64), int64(math.MaxInt64), uint64(0))
 	f.Add(first, []byte(nil), []byte(nil), uint64(math.MaxUint64), int64(0), uint64(0))
 	f.Add(first, last, []byte(nil), uint64(0), int64(0), uint64(math.MaxUint64-1))

@@ -4,7 +4,10 @@
 //
 // Appends use group commit: one committer goroutine owns the active segment
 // file, and the records of all callers waiting at the same time are written
-// with one write and covered by one fsync. Records are opaque to the spool.
+// with one write and covered by one fdatasync. The committer writes zeros
+// ahead of the records, a chunk at a time, and syncs them with the file's
+// size, so that an append's fdatasync writes only data and waits for no
+// journal commit. Records are opaque to the spool.
 package spool
 
 import (
@@ -34,7 +37,13 @@ const (
 	// so that one burst does not pin its memory for the life of the process.
 	keepBufferBytes = 4 << 20
 	errorLogEvery   = 10 * time.Second
+	// preallocChunk is how far ahead of its records the active segment is
+	// written with zeros (at most to Options.SegmentSize).
+	preallocChunk = 1 << 20
 )
+
+// zeros is what preallocation writes, a chunk at most at a time.
+var zeros [preallocChunk]byte
 
 var (
 	// ErrFull is returned by Append when the records would take the spool past
@@ -62,8 +71,10 @@ type Options struct {
 	// Records of one Append call never straddle two segments, so a segment
 	// may end up larger when a call's records are larger than SegmentSize.
 	SegmentSize int64
-	// MaxBytes bounds the bytes on disk, all segments together, acknowledged
-	// or not. Append returns ErrFull rather than grow the spool past it.
+	// MaxBytes bounds the bytes of the segments up to their last record,
+	// acknowledged or not. Append returns ErrFull rather than grow the spool
+	// past it. The active segment also holds up to 1 MiB of zeros written
+	// ahead of its records (not with NoSync).
 	MaxBytes int64
 	// NoSync skips the fsyncs that Append waits for. It exists only to
 	// measure what durability costs: records appended with it can be lost by
@@ -118,7 +129,8 @@ func (p Pos) String() string {
 
 // Stats describes the spool at one moment.
 type Stats struct {
-	// Bytes is what all segment files take on disk, acknowledged or not.
+	// Bytes is what all segment files hold up to their last record,
+	// acknowledged or not (the zeros written ahead left out).
 	Bytes int64
 	// Segments counts the segment files.
 	Segments int
@@ -139,9 +151,11 @@ type Stats struct {
 
 // segment is what the spool knows of one segment file.
 type segment struct {
-	seq  uint64
-	end  int64 // offset past the last intact, durable record
-	size int64 // bytes on disk, which exceeds end only for damaged segments
+	seq uint64
+	end int64 // offset past the last intact, durable record
+	// size is the bytes on disk, which exceeds end only for damaged segments
+	// and for those that recovery found with zeros after their records.
+	size int64
 }
 
 // batch gathers the records of the Append calls that one group commit stores.
@@ -177,6 +191,8 @@ type Spool struct {
 	// The committer goroutine owns these.
 	active     *os.File
 	activeEnd  int64
+	allocated  int64 // the active segment's file size: activeEnd and the zeros after it
+	noPrealloc bool  // preallocation failed in the active segment: appends extend it
 	spareBuf   []byte
 	spareEnds  []int
 	lastErrLog time.Time
@@ -356,6 +372,14 @@ func (s *Spool) recoverSegment(seq uint64, last bool, mark *int64, r *bufio.Read
 		return segment{}, false, fmt.Errorf("cannot recover spool segment %s: %w", path, err)
 	}
 	seg := segment{seq: seq, end: end, size: size}
+	if damage == "" && end < size && last {
+		// Zeros written ahead of appends that did not come: no damage,
+		// and no more appends will fill them.
+		if err := f.Truncate(end); err != nil {
+			return segment{}, false, fmt.Errorf("cannot cut the zeros off spool segment %s: %w", path, err)
+		}
+		seg.size = end
+	}
 	if damage == "" {
 		return seg, true, nil
 	}
@@ -549,11 +573,20 @@ func (s *Spool) write(p []byte) error {
 	if len(p) == 0 {
 		return nil
 	}
+	end := s.activeEnd + int64(len(p))
+	if end > s.allocated && !s.opts.NoSync && !s.noPrealloc {
+		s.preallocate(end)
+	}
 	_, err := s.active.WriteAt(p, s.activeEnd)
 	if err != nil {
 		err = fmt.Errorf("cannot write to spool segment: %w", err)
 	} else if !s.opts.NoSync {
-		if err = s.active.Sync(); err != nil {
+		sync := datasync
+		if end > s.allocated {
+			// The file grows: its new size must be durable too.
+			sync = (*os.File).Sync
+		}
+		if err = sync(s.active); err != nil {
 			err = fmt.Errorf("cannot sync spool segment: %w", err)
 		}
 	}
@@ -561,7 +594,8 @@ func (s *Spool) write(p []byte) error {
 		s.rewind(int64(len(p)))
 		return err
 	}
-	s.activeEnd += int64(len(p))
+	s.allocated = max(s.allocated, end)
+	s.activeEnd = end
 	s.diskBytes.Add(int64(len(p)))
 	s.mu.Lock()
 	last := &s.segs[len(s.segs)-1]
@@ -570,9 +604,38 @@ func (s *Spool) write(p []byte) error {
 	return nil
 }
 
+// preallocate writes zeros after the active segment's last byte up to the
+// chunk that holds need (or to Options.SegmentSize, or to need, whichever
+// is more) and syncs them with the file's size. When that fails (a full
+// disk, say), the zeros are cut off again and the rest of the segment is
+// appended to without them, synced with fsync as any growing file.
+func (s *Spool) preallocate(need int64) {
+	target := min((need+preallocChunk-1)/preallocChunk*preallocChunk, max(need, s.opts.SegmentSize))
+	var err error
+	for at := s.allocated; at < target && err == nil; {
+		n := min(target-at, int64(len(zeros)))
+		_, err = s.active.WriteAt(zeros[:n], at)
+		at += n
+	}
+	if err == nil {
+		err = s.active.Sync()
+	}
+	if err == nil {
+		s.allocated = target
+		return
+	}
+	s.noPrealloc = true
+	if terr := s.active.Truncate(s.activeEnd); terr != nil {
+		err = errors.Join(err, terr)
+	}
+	s.allocated = s.activeEnd
+	s.log.Warn("cannot write the spool segment's space ahead; appending without it", "segment", s.active.Name(), "err", err)
+}
+
 func (s *Spool) rewind(n int64) {
 	err := s.active.Truncate(s.activeEnd)
 	if err == nil {
+		s.allocated = s.activeEnd
 		return
 	}
 	// The failed bytes may stay on disk; sealing the segment at its last good
@@ -593,6 +656,7 @@ func (s *Spool) seal() {
 	if s.active == nil {
 		return
 	}
+	s.trimZeros()
 	if err := s.active.Close(); err != nil {
 		s.log.Error("cannot close spool segment", "segment", s.active.Name(), "err", err)
 	}
@@ -600,6 +664,20 @@ func (s *Spool) seal() {
 	s.mu.Lock()
 	s.activeSeq = 0
 	s.mu.Unlock()
+}
+
+// trimZeros cuts the zeros written ahead off the active segment, which
+// takes no more appends. Unsynced: a crash that loses the cut leaves zeros
+// after the last record, which Open tells apart from damage.
+func (s *Spool) trimZeros() {
+	if s.allocated <= s.activeEnd {
+		return
+	}
+	if err := s.active.Truncate(s.activeEnd); err != nil {
+		s.log.Warn("cannot cut the zeros off a spool segment", "segment", s.active.Name(), "err", err)
+		return
+	}
+	s.allocated = s.activeEnd
 }
 
 // roll seals the active segment, whose records the preceding write synced,
@@ -628,7 +706,7 @@ func (s *Spool) roll() error {
 		_ = os.Remove(path)
 		return fmt.Errorf("cannot create spool segment: %w", err)
 	}
-	s.active, s.activeEnd = f, segmentHeaderSize
+	s.active, s.activeEnd, s.allocated, s.noPrealloc = f, segmentHeaderSize, segmentHeaderSize, false
 	s.diskBytes.Add(segmentHeaderSize)
 	s.mu.Lock()
 	s.segs = append(s.segs, segment{seq: seq, end: segmentHeaderSize, size: segmentHeaderSize})
@@ -772,6 +850,7 @@ func (s *Spool) Close() error {
 	s.mu.Unlock()
 	var errs []error
 	if s.active != nil {
+		s.trimZeros()
 		if err := s.active.Close(); err != nil {
 			errs = append(errs, fmt.Errorf("cannot close spool segment: %w", err))
 		}

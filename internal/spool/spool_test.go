@@ -392,6 +392,84 @@ func TestTornTail(t *testing.T) {
 	}
 }
 
+// TestZerosAhead checks the space the committer writes ahead of the
+// records: the active segment holds zeros after its last record, which a
+// restart after kill -9 takes for no damage, while anything else after
+// those zeros counts as a damaged tail; sealed and closed segments end at
+// their last record.
+func TestZerosAhead(t *testing.T) {
+	src, want, _, end := crashed(t, 100)
+	for _, name := range segmentFiles(t, src) {
+		data, err := os.ReadFile(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if filepath.Base(name) != segmentName(end.Seg) {
+			if tail := data[len(data)-recordHeader:]; bytes.Equal(tail, make([]byte, recordHeader)) {
+				t.Errorf("sealed segment %s ends in zeros", name)
+			}
+			continue
+		}
+		if int64(len(data)) <= end.Off {
+			t.Fatalf("the active segment holds %d bytes, its records end at %d: nothing was written ahead", len(data), end.Off)
+		}
+		if i := bytes.IndexFunc(data[end.Off:], func(r rune) bool { return r != 0 }); i >= 0 {
+			t.Fatalf("byte %d after the records of the active segment is not zero", end.Off+int64(i))
+		}
+	}
+	last := segmentName(end.Seg)
+	garbage := func(at int64) func(string, []byte) []byte {
+		return func(name string, data []byte) []byte {
+			if name == last {
+				data[at] = 'x'
+			}
+			return data
+		}
+	}
+	t.Run("zeros only", func(t *testing.T) {
+		dir := copySpool(t, src, nil)
+		checkRecovery(t, dir, want, 0)
+		fi, err := os.Stat(filepath.Join(dir, last))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fi.Size() != end.Off {
+			t.Fatalf("after recovery the last segment holds %d bytes, want its records' %d", fi.Size(), end.Off)
+		}
+	})
+	t.Run("a byte right after the records", func(t *testing.T) {
+		checkRecovery(t, copySpool(t, src, garbage(end.Off)), want, 1)
+	})
+	t.Run("a byte after sixteen zeros", func(t *testing.T) {
+		checkRecovery(t, copySpool(t, src, garbage(end.Off+recordHeader)), want, 1)
+	})
+	t.Run("fewer zeros than a record header", func(t *testing.T) {
+		dir := copySpool(t, src, func(name string, data []byte) []byte {
+			if name == last {
+				return data[:end.Off+recordHeader-1]
+			}
+			return data
+		})
+		checkRecovery(t, dir, want, 0)
+	})
+	t.Run("closed", func(t *testing.T) {
+		dir := t.TempDir()
+		s := open(t, spool.Options{Dir: dir, SegmentSize: 1 << 20})
+		appendAll(t, s, record(1), record(2))
+		_, end := positions(t, s)
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+		fi, err := os.Stat(filepath.Join(dir, segmentName(end.Seg)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fi.Size() != end.Off {
+			t.Fatalf("a closed segment holds %d bytes, want its records' %d", fi.Size(), end.Off)
+		}
+	})
+}
+
 func TestFlippedBytes(t *testing.T) {
 	src, want, ps, end := crashed(t, 100)
 	var segs []uint64
