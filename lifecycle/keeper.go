@@ -21,11 +21,13 @@ type KeeperOptions struct {
 
 // Keeper applies the retention: it drops the months of raw events past
 // it, at start and then every hour, and shows in metrics what it keeps.
+// On the same passes it merges the views rollups' months (CompactViews).
 type Keeper struct {
 	o        KeeperOptions
 	since    prometheus.Gauge
 	dropped  prometheus.Counter
 	failures prometheus.Counter
+	merged   prometheus.Counter
 }
 
 // NewKeeper makes a Keeper and registers its metrics.
@@ -47,12 +49,14 @@ func NewKeeper(o KeeperOptions) *Keeper {
 			Help: "Monthly partitions of raw events dropped because they were past the retention."}),
 		failures: prometheus.NewCounter(prometheus.CounterOpts{Name: "credstats_retention_failures_total",
 			Help: "Retention passes that failed (ClickHouse unreachable or refusing); the next pass tries again."}),
+		merged: prometheus.NewCounter(prometheus.CounterOpts{Name: "credstats_views_rollup_months_merged_total",
+			Help: "Months of the views rollups merged into one part, so that each day is one row for the daily series."}),
 	}
 	months := prometheus.NewGauge(prometheus.GaugeOpts{Name: "credstats_retention_months",
 		Help: "Whole months of raw events kept (--retention); 0 keeps them forever."})
 	months.Set(float64(o.Retention))
 	if o.Registerer != nil {
-		o.Registerer.MustRegister(months, k.since, k.dropped, k.failures)
+		o.Registerer.MustRegister(months, k.since, k.dropped, k.failures, k.merged)
 	}
 	return k
 }
@@ -80,6 +84,11 @@ func (k *Keeper) pass(ctx context.Context) {
 	since, serr := RawSince(ctx, k.o.Conn)
 	if err == nil {
 		err = serr
+	}
+	merged, merr := CompactViews(ctx, k.o.Conn)
+	k.merged.Add(float64(len(merged)))
+	if merr != nil {
+		k.o.Logger.Warn("cannot merge the views rollups; trying again later", "err", merr)
 	}
 	if err != nil {
 		k.failures.Inc()
