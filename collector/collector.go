@@ -103,8 +103,9 @@ func setDefault[T int | int64 | float64 | time.Duration](v *T, def T) {
 // events table and in each rollup, and the merges after it; measured on
 // 2 cores under sustained load (issue 13), ClickHouse spent 16.9 us of CPU
 // per event with 1-second batches of at most 50,000 events and 10.1 us
-// with 5-second batches of at most 100,000. Events reach the stats at
-// most DefaultFlushInterval after they are accepted. Without the spool
+// with 5-second batches of at most 100,000. While ClickHouse takes the
+// inserts, events reach the stats at most DefaultFlushInterval after they
+// are accepted. Without the spool
 // the memory queue holds three full batches.
 const (
 	DefaultBatchSize     = 100_000

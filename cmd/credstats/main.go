@@ -133,7 +133,7 @@ func serve(role string, args []string) error {
 	rate := fs.Float64("rate-limit", 20, "events a second one client address may send to the public routes (negative: no limit)")
 	burst := fs.Int("rate-burst", 200, "burst allowed above --rate-limit")
 	useSpool := fs.Bool("spool", true, "keep every accepted event on disk until ClickHouse has it (false: in memory, lost on a crash)")
-	spoolMax := fs.Int64("spool-max-bytes", spool.DefaultMaxBytes, "disk the spool may use before the collector answers 503")
+	spoolMax := fs.Int64("spool-max-bytes", spool.DefaultMaxBytes, "disk the spool's records may use before the collector answers 503 (the active segment holds up to 1 MiB of zeros more)")
 	spoolNoSync := fs.Bool("spool-no-sync", false, "skip fsync in the spool (only to measure what durability costs)")
 	queue := fs.Int("queue-size", collector.DefaultQueueSize, "with --spool=false: events waiting in memory before the collector answers 503")
 	batch := fs.Int("batch-size", collector.DefaultBatchSize, "events written to ClickHouse in one insert at most")
