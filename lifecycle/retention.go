@@ -70,20 +70,27 @@ func yyyymm(t time.Time) uint32 { return uint32(t.Year()*100 + int(t.Month())) }
 // Partitions lists the months (YYYYMM) of the events table's partitions
 // that hold data, oldest first.
 func Partitions(ctx context.Context, conn driver.Conn) ([]uint32, error) {
-	rows, err := conn.Query(ctx, `SELECT DISTINCT partition FROM system.parts
-		WHERE database = currentDatabase() AND table = 'events' AND active ORDER BY partition`)
+	return months(ctx, conn, "events", 1)
+}
+
+// months lists the months (YYYYMM) of a table's partitions held in at
+// least minParts active parts, oldest first. The tables are partitioned
+// by toYYYYMM: any other partition is not one this code made, and is left
+// out.
+func months(ctx context.Context, conn driver.Conn, table string, minParts int) ([]uint32, error) {
+	rows, err := conn.Query(ctx, `SELECT partition FROM system.parts
+		WHERE database = currentDatabase() AND table = ? AND active
+		GROUP BY partition HAVING count() >= ? ORDER BY partition`, table, minParts)
 	if err != nil {
-		return nil, fmt.Errorf("cannot list the events table's partitions: %w", err)
+		return nil, fmt.Errorf("cannot list the partitions of %s: %w", table, err)
 	}
 	defer rows.Close()
 	var ps []uint32
 	for rows.Next() {
 		var p string
 		if err := rows.Scan(&p); err != nil {
-			return nil, fmt.Errorf("cannot list the events table's partitions: %w", err)
+			return nil, fmt.Errorf("cannot list the partitions of %s: %w", table, err)
 		}
-		// The events table is partitioned by toYYYYMM(time): anything else
-		// is not a partition this code made, and is left alone.
 		if m, err := strconv.ParseUint(p, 10, 32); err == nil {
 			ps = append(ps, uint32(m))
 		}
