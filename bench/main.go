@@ -218,11 +218,14 @@ func (b *bench) ingest(baseline, dir string) error {
 	// the run before, so that no server pays for another's events.
 	chPid := b.clickhousePid()
 	var seed uint64
-	measure := func(addr string, o loadgen.Options) (loadgen.Result, error) {
-		waitQuiet(chPid, time.Minute)
+	aim := func(addr string, o loadgen.Options) loadgen.Options {
 		seed++
 		o.URL, o.Seed = "http://"+addr+"/api/event", seed
-		return loadgen.Run(context.Background(), o)
+		return o
+	}
+	measure := func(addr string, o loadgen.Options) (loadgen.Result, error) {
+		waitQuiet(chPid, time.Minute)
+		return loadgen.Run(context.Background(), aim(addr, o))
 	}
 
 	// The target is set at 64 and at 256 connections: the spool's group
@@ -335,12 +338,12 @@ func (b *bench) ingest(baseline, dir string) error {
 	before := count(conn, "events")
 	chCPU0, ownCPU0 := cpuTicks(chPid), cpuTicks(coll.cmd.Process.Pid)
 	batches0, rows0 := batchMetrics(coll.addr)
-	start := time.Now()
 	e2e := traffic
 	e2e.Duration, e2e.Duplicates, e2e.Bots = b.e2e, 0, 0
 	var e2eRSS int64
 	stopRSS := sampleRSS(coll.cmd.Process.Pid, &e2eRSS)
-	res, err := measure(coll.addr, e2e)
+	start := time.Now()
+	res, err := loadgen.Run(context.Background(), aim(coll.addr, e2e))
 	if err != nil {
 		stopRSS()
 		return err
