@@ -25,7 +25,10 @@ func TestCompactViewsKeepsAnswers(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	// Three inserts, each over the same three days and two groups.
+	// Three inserts, each over the same three days and two groups. The
+	// days end at yesterday's noon, so that the 40 minutes before each
+	// stay within its day at any hour the test runs.
+	noon := now.Truncate(24 * time.Hour).Add(-12 * time.Hour)
 	visitor := uint64(0)
 	for range 3 {
 		var batch []event.Event
@@ -33,7 +36,7 @@ func TestCompactViewsKeepsAnswers(t *testing.T) {
 			for i := range 40 {
 				visitor++
 				group := fmt.Sprintf("program-%d", i%2)
-				batch = append(batch, ev("cred-a", group, event.View, 0, now.AddDate(0, 0, -day).Add(-time.Duration(i)*time.Minute), visitor%70))
+				batch = append(batch, ev("cred-a", group, event.View, 0, noon.AddDate(0, 0, -day).Add(-time.Duration(i)*time.Minute), visitor%70))
 			}
 		}
 		put(t, conn, batch...)
