@@ -205,7 +205,11 @@ func (b *bench) ingest(baseline, dir string) error {
 		}
 		v.cmd = cmd
 	}
-	for _, addr := range []string{baseAddr, immutableAddr, variants[0].addr, variants[1].addr, variants[2].addr, variants[3].addr} {
+	addrs := []string{baseAddr, immutableAddr}
+	for _, v := range variants {
+		addrs = append(addrs, v.addr)
+	}
+	for _, addr := range addrs {
 		if err := waitListening(addr, 30*time.Second); err != nil {
 			return err
 		}
@@ -215,8 +219,9 @@ func (b *bench) ingest(baseline, dir string) error {
 	// Every run gets a seed of its own: a collector sent a run it has seen
 	// would answer most of it as duplicates, which it does not store and
 	// answers faster. The seeds are fixed, so bench runs repeat each other.
-	// Every run starts once ClickHouse has done the inserts and merges of
-	// the run before, so that no server pays for another's events.
+	// Every measured run starts once ClickHouse has done the inserts and
+	// merges of the run before, so that no server pays for another's
+	// events (the end-to-end run waits for that itself, before its clock).
 	chPid := b.clickhousePid()
 	var seed uint64
 	aim := func(addr string, o loadgen.Options) loadgen.Options {
