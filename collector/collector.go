@@ -171,8 +171,13 @@ func New(o Options) (*Collector, error) {
 	c.metrics = newMetrics(o.Registerer, c)
 	if o.NoSpool {
 		c.queue = newMemoryQueue(&c.o, c.metrics)
-	} else if c.queue, err = openSpoolQueue(&c.o, c.dedup, c.snapPath, c.metrics); err != nil {
-		return nil, err
+	} else {
+		sq, err := openSpoolQueue(&c.o, c.dedup, c.snapPath, c.metrics)
+		if err != nil {
+			return nil, err
+		}
+		registerSpool(o.Registerer, sq.spool)
+		c.queue = sq
 	}
 	c.writer = startWriter(c.queue, &c.o, c.metrics)
 	c.wg.Add(1)

@@ -7,6 +7,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/credstats/credstats/internal/event"
+	"github.com/credstats/credstats/internal/spool"
 )
 
 type metrics struct {
@@ -115,6 +116,26 @@ func newMetrics(reg prometheus.Registerer, c *Collector) *metrics {
 		)
 	}
 	return m
+}
+
+// registerSpool exports the spool's group commits: appends per commit say
+// how many requests share a sync, and seconds per commit what a request
+// waits for once its commit has begun.
+func registerSpool(reg prometheus.Registerer, sp *spool.Spool) {
+	if reg == nil {
+		return
+	}
+	reg.MustRegister(
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "credstats_spool_commits_total", Help: "Group commits to the spool (one write and one sync each).",
+		}, func() float64 { return float64(sp.Stats().Commits) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "credstats_spool_committed_appends_total", Help: "Requests' appends made durable by the spool's group commits.",
+		}, func() float64 { return float64(sp.Stats().CommittedAppends) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "credstats_spool_commit_seconds_total", Help: "Time the spool's group commits took to write and sync.",
+		}, func() float64 { return sp.Stats().CommitTime.Seconds() }),
+	)
 }
 
 func (m *metrics) observeFlush(n int, took time.Duration, err error) {

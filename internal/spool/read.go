@@ -192,6 +192,8 @@ func (s *Spool) Stats() Stats {
 		Bytes:       s.diskBytes.Load(),
 		Refused:     s.refused.Load(),
 		WriteErrors: s.writeErrors.Load(),
+		Commits:     s.commits.Load(), CommittedAppends: s.committed.Load(),
+		CommitTime: time.Duration(s.commitNanos.Load()),
 	}
 	s.mu.Lock()
 	start := s.start

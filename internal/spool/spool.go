@@ -147,6 +147,12 @@ type Stats struct {
 	Refused int64
 	// WriteErrors counts group commits that failed to write or sync.
 	WriteErrors int64
+	// Commits counts group commits, and CommittedAppends the Append calls
+	// they made durable: their ratio is how many requests share a sync.
+	Commits, CommittedAppends int64
+	// CommitTime is the time all group commits took to write and sync: over
+	// Commits, what an Append waits for once its commit has begun.
+	CommitTime time.Duration
 }
 
 // segment is what the spool knows of one segment file.
@@ -202,6 +208,9 @@ type Spool struct {
 	diskBytes   atomic.Int64
 	refused     atomic.Int64
 	writeErrors atomic.Int64
+	commits     atomic.Int64
+	committed   atomic.Int64 // Append calls made durable
+	commitNanos atomic.Int64
 
 	// rmu serialises the consumer's side: the reader's file and buffers, and
 	// the deletions of Ack. It is taken before mu.
@@ -495,7 +504,11 @@ func (s *Spool) flush() {
 	s.pending = &batch{buf: s.spareBuf[:0], ends: s.spareEnds[:0], done: make(chan struct{})}
 	s.qmu.Unlock()
 
+	began := time.Now()
 	s.commit(b)
+	s.commitNanos.Add(int64(time.Since(began)))
+	s.commits.Add(1)
+	s.committed.Add(int64(b.ok))
 
 	// Bytes move from reserved to diskBytes (in commit) in that order, so
 	// that appenders checking MaxBytes never see them in neither.

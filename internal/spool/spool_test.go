@@ -633,8 +633,8 @@ func TestDiskFull(t *testing.T) {
 		if err := s.Append(record(i)); err == nil {
 			t.Fatal("appending the same record again succeeded")
 		}
-		if st := s.Stats(); st.WriteErrors != 2 {
-			t.Fatalf("Stats().WriteErrors = %d, want 2", st.WriteErrors)
+		if st := s.Stats(); st.WriteErrors != 2 || st.CommittedAppends != int64(len(want)) {
+			t.Fatalf("Stats() = %+v, want 2 write errors and %d committed appends", st, len(want))
 		}
 		got, next := readAll(t, s, s.Start(), 0, 0)
 		checkRecords(t, got, want)
@@ -743,8 +743,13 @@ func TestConcurrent(t *testing.T) {
 			}
 		}
 	}
-	if st := s.Stats(); st.Pending != 0 || st.Segments > 1 {
+	st := s.Stats()
+	if st.Pending != 0 || st.Segments > 1 {
 		t.Fatalf("Stats() = %+v after consuming everything", st)
+	}
+	// Every call was made durable by exactly one commit.
+	if st.CommittedAppends != goroutines*calls || st.Commits < 1 || st.Commits > st.CommittedAppends || st.CommitTime <= 0 {
+		t.Fatalf("Stats() = %+v, want %d committed appends in 1 to as many commits, and their time", st, goroutines*calls)
 	}
 }
 

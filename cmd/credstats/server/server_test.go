@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"reflect"
+	"regexp"
 	"strings"
 	"sync"
 	"syscall"
@@ -793,9 +794,18 @@ func TestHealthAndReadiness(t *testing.T) {
 	if r := e.do(request{method: "GET", path: "/readyz"}); r.status != 200 || !strings.Contains(r.body, "ready") {
 		t.Errorf("readyz %d %s", r.status, r.body)
 	}
+	if r := e.post("/api/event", `{"credential":"metrics-commit","type":"view"}`); r.status != 202 {
+		t.Fatalf("POST /api/event: %d %s", r.status, r.body)
+	}
 	r := e.do(request{method: "GET", path: "/metrics"})
 	if r.status != 200 || !strings.Contains(r.body, "credstats_queue_depth") || !strings.Contains(r.body, "credstats_dedup_evictions_total") {
 		t.Errorf("metrics %d", r.status)
+	}
+	// The accepted event went through one of the spool's group commits.
+	for _, name := range []string{"credstats_spool_commits_total", "credstats_spool_committed_appends_total"} {
+		if !regexp.MustCompile(`(?m)^` + name + ` [1-9]`).MatchString(r.body) {
+			t.Errorf("/metrics has no %s of at least 1 after an accepted event", name)
+		}
 	}
 	// A schema left half-way makes the server unready.
 	if err := e.conn.Exec(context.Background(), "INSERT INTO schema_migrations (version, dirty, applied_at, seq) SELECT 3, 1, now(), ?", uint64(time.Now().UnixNano())); err != nil {
