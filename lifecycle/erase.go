@@ -1,9 +1,11 @@
 package lifecycle
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -14,7 +16,13 @@ import (
 
 	"github.com/credstats/credstats/internal/catalog"
 	"github.com/credstats/credstats/internal/event"
+	"github.com/credstats/credstats/schema"
 )
+
+// ErrCluster is Erase's answer on a cluster's database, where it erases
+// nothing: the rows live in the shards' _local tables, which Shards.Erase
+// addresses.
+var ErrCluster = errors.New("the database is a cluster's (its rows live in the shards' _local tables): erase with --cluster NAME; nothing was erased")
 
 // EraseReport says what an erasure removed.
 type EraseReport struct {
@@ -45,7 +53,7 @@ func (r EraseReport) Total() (n uint64) {
 // the raw events, the badge counters, the per-credential rollups, and any
 // other table that keeps rows by credential (the hosts a credential was
 // seen on, link-preview fetches), whether the catalog describes it or not.
-func credentialTables(ctx context.Context, conn driver.Conn) ([]string, error) {
+func credentialTables(ctx context.Context, conn driver.Conn, p place) ([]string, error) {
 	rows, err := conn.Query(ctx, `SELECT table FROM system.columns
 		WHERE database = currentDatabase() AND name = 'credential' AND table NOT LIKE 'lifecycle\\_%'
 		AND table IN (SELECT name FROM system.tables WHERE database = currentDatabase() AND engine LIKE '%MergeTree')
@@ -60,7 +68,9 @@ func credentialTables(ctx context.Context, conn driver.Conn) ([]string, error) {
 		if err := rows.Scan(&t); err != nil {
 			return nil, fmt.Errorf("cannot list the tables with a credential column: %w", err)
 		}
-		tables = append(tables, t)
+		if base, ok := strings.CutSuffix(t, p.suffix); ok {
+			tables = append(tables, base)
+		}
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("cannot list the tables with a credential column: %w", err)
@@ -101,33 +111,106 @@ var namers = []struct{ table, where string }{
 // from the site-wide and per-group rollups (never from the raw events or
 // the per-credential tables), which matters only for the current month.
 func Erase(ctx context.Context, conn driver.Conn, credential string) (EraseReport, error) {
-	rep := EraseReport{Credential: credential, Removed: map[string]uint64{}, Recounted: map[string][]uint32{}}
+	rep := newReport(credential)
 	if !event.ValidID(credential) {
-		return rep, fmt.Errorf("credential: must be 1-%d characters of A-Z, a-z, 0-9, '.', '_', ':' and '-'", event.MaxIDLen)
+		return rep, errBadID
 	}
-	tables, err := credentialTables(ctx, conn)
+	if cluster, err := isDistributed(ctx, conn, "events"); err != nil || cluster {
+		return rep, cmp.Or(err, ErrCluster)
+	}
+	err := erase(ctx, conn, place{}, &rep)
+	return rep, err
+}
+
+// Erase is Erase on a cluster's database: on one replica of each shard, it
+// erases from the shard's _local tables and counts the shard's rollups
+// again from the shard's raw events (the credential's rows are all on one
+// shard, but the tables without a credential column, such as the dashboard
+// links, are sharded otherwise). Replication takes each deletion and
+// recount to the shard's other replica. The report adds up the shards'.
+func (s Shards) Erase(ctx context.Context, credential string) (EraseReport, error) {
+	rep := newReport(credential)
+	if !event.ValidID(credential) {
+		return rep, errBadID
+	}
+	err := schema.OnEachShard(ctx, s.Conn, s.DSN, s.Cluster, func(ctx context.Context, c driver.Conn) error {
+		shard := newReport(credential)
+		err := erase(ctx, c, place{suffix: localSuffix}, &shard)
+		rep.add(shard)
+		return err
+	})
+	return rep, err
+}
+
+func newReport(credential string) EraseReport {
+	return EraseReport{Credential: credential, Removed: map[string]uint64{}, Recounted: map[string][]uint32{}}
+}
+
+// add adds a shard's report to r.
+func (r *EraseReport) add(o EraseReport) {
+	for t, n := range o.Removed {
+		r.Removed[t] += n
+	}
+	for t, ms := range o.Recounted {
+		r.Recounted[t] = sortedUnion(r.Recounted[t], ms)
+	}
+	r.NotRecounted = sortedUnion(r.NotRecounted, o.NotRecounted)
+}
+
+func sortedUnion(a, b []uint32) []uint32 {
+	return slices.Compact(slices.Sorted(slices.Values(append(slices.Clone(a), b...))))
+}
+
+var errBadID = fmt.Errorf("credential: must be 1-%d characters of A-Z, a-z, 0-9, '.', '_', ':' and '-'", event.MaxIDLen)
+
+// place is where an erasure runs: one server, or one replica of a
+// cluster's shard, whose tables are the _local ones behind the names the
+// catalog uses.
+type place struct{ suffix string }
+
+func (p place) table(name string) string { return name + p.suffix }
+
+// like creates tmp, empty, with the columns, engine and partitions of the
+// table named name here, but not replicated, so that it can give a month
+// back to the table (REPLACE PARTITION) without joining its replicas.
+func (p place) like(ctx context.Context, conn driver.Conn, tmp, name string) error {
+	local := p.table(name)
+	if p.suffix == "" {
+		return conn.Exec(ctx, "CREATE TABLE "+tmp+" AS "+local)
+	}
+	var engine string
+	if err := conn.QueryRow(ctx, "SELECT engine_full FROM system.tables WHERE database = currentDatabase() AND name = ?", local).Scan(&engine); err != nil {
+		return fmt.Errorf("cannot read the engine of %s: %w", local, err)
+	}
+	return conn.Exec(ctx, "CREATE TABLE "+tmp+" AS "+local+" ENGINE = "+schema.Unreplicated(engine))
+}
+
+// erase is Erase in one place, adding to rep.
+func erase(ctx context.Context, conn driver.Conn, p place, rep *EraseReport) error {
+	credential := rep.Credential
+	tables, err := credentialTables(ctx, conn, p)
 	if err != nil {
-		return rep, err
+		return err
 	}
 	for _, t := range tables {
-		n, err := count(ctx, conn, "SELECT count() FROM "+t+" WHERE credential = ?", credential)
+		n, err := count(ctx, conn, "SELECT count() FROM "+p.table(t)+" WHERE credential = ?", credential)
 		if err != nil {
-			return rep, err
+			return err
 		}
 		rep.Removed[t] = n
 	}
 	var named []string // the namers this schema has
 	for _, t := range namers {
-		exists, err := count(ctx, conn, "SELECT count() FROM system.tables WHERE database = currentDatabase() AND name = ?", t.table)
+		exists, err := count(ctx, conn, "SELECT count() FROM system.tables WHERE database = currentDatabase() AND name = ?", p.table(t.table))
 		if err != nil {
-			return rep, err
+			return err
 		}
 		if exists == 0 {
 			continue
 		}
 		named = append(named, t.table)
-		if rep.Removed[t.table], err = count(ctx, conn, "SELECT count() FROM "+t.table+" WHERE "+t.where, credential); err != nil {
-			return rep, err
+		if rep.Removed[t.table], err = count(ctx, conn, "SELECT count() FROM "+p.table(t.table)+" WHERE "+t.where, credential); err != nil {
+			return err
 		}
 	}
 
@@ -138,9 +221,9 @@ func Erase(ctx context.Context, conn driver.Conn, credential string) (EraseRepor
 	var all []string
 	for _, r := range mixedRollups() {
 		expr := r.Grain.Column().Expr
-		days, err := daysOf(ctx, conn, "SELECT DISTINCT toYYYYMM("+expr+"), toString(toDate("+expr+")) FROM events WHERE credential = ? AND bot_reason = ''", credential)
+		days, err := daysOf(ctx, conn, "SELECT DISTINCT toYYYYMM("+expr+"), toString(toDate("+expr+")) FROM "+p.table("events")+" WHERE credential = ? AND bot_reason = ''", credential)
 		if err != nil {
-			return rep, err
+			return err
 		}
 		daysBy[r.Name] = days
 		for _, ds := range days {
@@ -150,25 +233,25 @@ func Erase(ctx context.Context, conn driver.Conn, credential string) (EraseRepor
 	if len(all) > 0 {
 		// The other events of those days, copied once: each rollup is
 		// recounted from this copy rather than from all the raw events.
-		others, drop, err := otherEvents(ctx, conn, credential, all)
+		others, drop, err := otherEvents(ctx, conn, p, credential, all)
 		if err != nil {
-			return rep, err
+			return err
 		}
 		defer drop()
 		for _, r := range mixedRollups() {
 			days := daysBy[r.Name]
 			for _, m := range slices.Sorted(maps.Keys(days)) {
 				raw[m] = true
-				if err := Recount(ctx, conn, r.Table(), others, m, days[m]); err != nil {
-					return rep, err
+				if err := recount(ctx, conn, p, r.Table(), others, m, days[m]); err != nil {
+					return err
 				}
 				rep.Recounted[r.Name] = append(rep.Recounted[r.Name], m)
 			}
 		}
 	}
-	counted, err := daysOf(ctx, conn, "SELECT DISTINCT toYYYYMM(day), '' FROM credential_daily WHERE credential = ?", credential)
+	counted, err := daysOf(ctx, conn, "SELECT DISTINCT toYYYYMM(day), '' FROM "+p.table("credential_daily")+" WHERE credential = ?", credential)
 	if err != nil {
-		return rep, err
+		return err
 	}
 	for _, m := range slices.Sorted(maps.Keys(counted)) {
 		if !raw[m] {
@@ -180,27 +263,50 @@ func Erase(ctx context.Context, conn driver.Conn, credential string) (EraseRepor
 		if rep.Removed[t] == 0 {
 			continue
 		}
-		if err := mutate(ctx, conn, t, "ALTER TABLE "+t+" DELETE WHERE credential = ?", "SELECT count() FROM "+t+" WHERE credential = ?", credential); err != nil {
-			return rep, err
+		local := p.table(t)
+		if err := mutate(ctx, conn, local, "ALTER TABLE "+local+" DELETE WHERE credential = ?", "SELECT count() FROM "+local+" WHERE credential = ?", credential); err != nil {
+			return err
 		}
 	}
 	for _, t := range namers {
 		if !slices.Contains(named, t.table) || rep.Removed[t.table] == 0 {
 			continue
 		}
-		if err := mutate(ctx, conn, t.table, "ALTER TABLE "+t.table+" DELETE WHERE "+t.where, "SELECT count() FROM "+t.table+" WHERE "+t.where, credential); err != nil {
-			return rep, err
+		local := p.table(t.table)
+		if err := mutate(ctx, conn, local, "ALTER TABLE "+local+" DELETE WHERE "+t.where, "SELECT count() FROM "+local+" WHERE "+t.where, credential); err != nil {
+			return err
 		}
 	}
-	return rep, nil
+	return nil
 }
 
 // mutate runs an ALTER ... DELETE, waits until the server has applied it
 // (mutations run in the background, and 18.16 has no setting to wait for
 // them), and checks with check that no row is left.
 func mutate(ctx context.Context, conn driver.Conn, table, alter, check string, args ...any) error {
+	var since uint32
+	if err := conn.QueryRow(ctx, "SELECT toUInt32(now())").Scan(&since); err != nil {
+		return fmt.Errorf("cannot read the server's clock: %w", err)
+	}
 	if err := conn.Exec(ctx, alter, args...); err != nil {
 		return fmt.Errorf("cannot delete from %s: %w", table, err)
+	}
+	// A replicated table's mutation shows in system.mutations once this
+	// replica has read it back from ZooKeeper, a moment after the ALTER
+	// returns; until then there is nothing to wait for.
+	for wait := 5 * time.Millisecond; ; wait = min(2*wait, 100*time.Millisecond) {
+		n, err := count(ctx, conn, "SELECT count() FROM system.mutations WHERE database = currentDatabase() AND table = ? AND toUInt32(create_time) >= ?", table, since)
+		if err != nil {
+			return err
+		}
+		if n > 0 {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("the deletion from %s has not shown in system.mutations: %w", table, ctx.Err())
+		case <-time.After(wait):
+		}
 	}
 	if err := WaitMutations(ctx, conn, table); err != nil {
 		return err
@@ -236,13 +342,13 @@ func WaitMutations(ctx context.Context, conn driver.Conn, table string) error {
 // otherEvents copies the raw events of the days (YYYY-MM-DD, UTC or the
 // server's) but the credential's to a table of their own, and returns its
 // name and what drops it.
-func otherEvents(ctx context.Context, conn driver.Conn, credential string, days []string) (string, func(), error) {
+func otherEvents(ctx context.Context, conn driver.Conn, p place, credential string, days []string) (string, func(), error) {
 	tmp := tempName("events")
-	if err := conn.Exec(ctx, "CREATE TABLE "+tmp+" AS events"); err != nil {
+	if err := p.like(ctx, conn, tmp, "events"); err != nil {
 		return "", nil, fmt.Errorf("cannot copy the events to recount: %w", err)
 	}
 	drop := func() { conn.Exec(context.WithoutCancel(ctx), "DROP TABLE IF EXISTS "+tmp) }
-	copyDays := "INSERT INTO " + tmp + " SELECT * FROM events WHERE time >= toDateTime(toDate(?)) - 86400 AND time < toDateTime(toDate(?)) + 172800" +
+	copyDays := "INSERT INTO " + tmp + " SELECT * FROM " + p.table("events") + " WHERE time >= toDateTime(toDate(?)) - 86400 AND time < toDateTime(toDate(?)) + 172800" +
 		" AND (has(arrayMap(d -> toDate(d), ?), toDate(time, 'UTC')) OR has(arrayMap(d -> toDate(d), ?), toDate(time))) AND credential != ?"
 	if err := conn.Exec(ctx, copyDays, slices.Min(days), slices.Max(days), days, days, credential); err != nil {
 		drop()
@@ -257,16 +363,16 @@ func tempName(of string) string {
 	return "lifecycle_" + of + "_" + hex.EncodeToString(b)
 }
 
-// Recount counts some days (YYYY-MM-DD, by the table's time column) of
+// recount counts some days (YYYY-MM-DD, by the table's time column) of
 // one month (YYYYMM) of a table fed from the events (a rollup, or the
 // badge counters) again from the raw events in the table from (events, or
 // a copy of some), and puts the month in the old one's place in one step;
 // the month's other days keep their rows.
-func Recount(ctx context.Context, conn driver.Conn, t catalog.Table, from string, month uint32, days []string) error {
+func recount(ctx context.Context, conn driver.Conn, p place, t catalog.Table, from string, month uint32, days []string) error {
 	keys := t.Keys()
 	timeCol := keys[0] // every table fed from events starts with its time
 	tmp := tempName(t.Name)
-	if err := conn.Exec(ctx, "CREATE TABLE "+tmp+" AS "+t.Name); err != nil {
+	if err := p.like(ctx, conn, tmp, t.Name); err != nil {
 		return fmt.Errorf("cannot recount %s: %w", t.Name, err)
 	}
 	defer conn.Exec(context.WithoutCancel(ctx), "DROP TABLE IF EXISTS "+tmp)
@@ -276,7 +382,7 @@ func Recount(ctx context.Context, conn driver.Conn, t catalog.Table, from string
 	// parts of other days.
 	const isDay = "has(arrayMap(d -> toDate(d), ?), toDate(%s))"
 	keep := fmt.Sprintf("INSERT INTO %s (%s) SELECT %s FROM %s WHERE toYYYYMM(%s) = %d AND NOT "+isDay,
-		tmp, cols, cols, t.Name, timeCol.Name, month, timeCol.Name)
+		tmp, cols, cols, p.table(t.Name), timeCol.Name, month, timeCol.Name)
 	// A table that counts only some events (the views-only rollups) is
 	// counted again from those alone, as its view does.
 	only := ""
@@ -292,7 +398,7 @@ func Recount(ctx context.Context, conn driver.Conn, t catalog.Table, from string
 	if err := conn.Exec(ctx, recount, slices.Min(days), slices.Max(days), days); err != nil {
 		return fmt.Errorf("cannot recount %d of %s: %w", month, t.Name, err)
 	}
-	if err := conn.Exec(ctx, fmt.Sprintf("ALTER TABLE %s REPLACE PARTITION %d FROM %s", t.Name, month, tmp)); err != nil {
+	if err := conn.Exec(ctx, fmt.Sprintf("ALTER TABLE %s REPLACE PARTITION %d FROM %s", p.table(t.Name), month, tmp)); err != nil {
 		return fmt.Errorf("cannot replace %d of %s: %w", month, t.Name, err)
 	}
 	return nil

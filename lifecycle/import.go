@@ -8,6 +8,7 @@ import (
 	"io"
 	"time"
 
+	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
 	"github.com/credstats/credstats/internal/event"
@@ -69,7 +70,21 @@ func (im Importer) Import(ctx context.Context, f io.ReadSeeker) (Summary, error)
 	b := make([]byte, 6)
 	rand.Read(b)
 	staging := "lifecycle_import_" + hex.EncodeToString(b)
-	if err := im.Conn.Exec(ctx, "CREATE TABLE "+staging+" AS events"); err != nil {
+	// On a cluster a table made "AS events" would be Distributed too, and
+	// would send the rows to the shards at once, past the check below for
+	// events stored already: the staging table is a plain one on the
+	// server conn reaches, with the shards' columns, and the events go to
+	// the shards through events, each insert returning once they have them.
+	cluster, err := isDistributed(ctx, im.Conn, "events")
+	if err != nil {
+		return checked, err
+	}
+	create := "CREATE TABLE " + staging + " AS events"
+	if cluster {
+		create = "CREATE TABLE " + staging + " AS events" + localSuffix + " ENGINE = Log"
+		ctx = clickhouse.Context(ctx, clickhouse.WithSettings(clusterInsert))
+	}
+	if err := im.Conn.Exec(ctx, create); err != nil {
 		return checked, fmt.Errorf("cannot create the import's table: %w", err)
 	}
 	defer im.Conn.Exec(context.WithoutCancel(ctx), "DROP TABLE IF EXISTS "+staging)

@@ -17,6 +17,10 @@ type KeeperOptions struct {
 	Now        func() time.Time // default time.Now
 	Logger     *slog.Logger     // default: discard
 	Registerer prometheus.Registerer
+	// Cluster names the cluster of a database migrated with --cluster,
+	// whose raw events live on its shards; DSN then reaches its servers
+	// (the user and database to use there). Empty for one server.
+	Cluster, DSN string
 }
 
 // Keeper applies the retention: it drops the months of raw events past
@@ -76,12 +80,19 @@ func (k *Keeper) Run(ctx context.Context) {
 func (k *Keeper) pass(ctx context.Context) {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
 	defer cancel()
-	dropped, err := DropOld(ctx, k.o.Conn, k.o.Retention, k.o.Now())
+	dropOld, rawSince := func() ([]uint32, error) { return DropOld(ctx, k.o.Conn, k.o.Retention, k.o.Now()) },
+		func() (time.Time, error) { return RawSince(ctx, k.o.Conn) }
+	if k.o.Cluster != "" {
+		sh := Shards{Conn: k.o.Conn, DSN: k.o.DSN, Cluster: k.o.Cluster}
+		dropOld = func() ([]uint32, error) { return sh.DropOld(ctx, k.o.Retention, k.o.Now()) }
+		rawSince = func() (time.Time, error) { return sh.RawSince(ctx) }
+	}
+	dropped, err := dropOld()
 	k.dropped.Add(float64(len(dropped)))
 	if len(dropped) > 0 {
 		k.o.Logger.Info("raw events past the retention dropped; rollups keep their counts", "months", dropped, "retention", k.o.Retention.String())
 	}
-	since, serr := RawSince(ctx, k.o.Conn)
+	since, serr := rawSince()
 	if err == nil {
 		err = serr
 	}

@@ -9,11 +9,15 @@ package lifecycle
 import (
 	"context"
 	"fmt"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
+	"github.com/credstats/credstats/schema"
 )
 
 // Retention is how many whole months of raw events are kept; 0 keeps them
@@ -102,11 +106,15 @@ func months(ctx context.Context, conn driver.Conn, table string, minParts int) (
 // the retention's cutoff at now, and returns the months dropped. The
 // rollups keep their counts. A retention of forever drops nothing.
 func DropOld(ctx context.Context, conn driver.Conn, r Retention, now time.Time) ([]uint32, error) {
+	return dropOld(ctx, conn, "events", r, now)
+}
+
+func dropOld(ctx context.Context, conn driver.Conn, table string, r Retention, now time.Time) ([]uint32, error) {
 	if r == 0 {
 		return nil, nil
 	}
 	cutoff := yyyymm(r.Cutoff(now))
-	ps, err := Partitions(ctx, conn)
+	ps, err := months(ctx, conn, table, 1)
 	if err != nil {
 		return nil, err
 	}
@@ -116,7 +124,7 @@ func DropOld(ctx context.Context, conn driver.Conn, r Retention, now time.Time) 
 			break
 		}
 		// p is a number read back from the server, never a client's string.
-		if err := conn.Exec(ctx, fmt.Sprintf("ALTER TABLE events DROP PARTITION %d", p)); err != nil {
+		if err := conn.Exec(ctx, fmt.Sprintf("ALTER TABLE %s DROP PARTITION %d", table, p)); err != nil {
 			return dropped, fmt.Errorf("cannot drop the events of %d: %w", p, err)
 		}
 		dropped = append(dropped, p)
@@ -131,5 +139,53 @@ func RawSince(ctx context.Context, conn driver.Conn) (time.Time, error) {
 	if err != nil || len(ps) == 0 {
 		return time.Time{}, err
 	}
-	return time.Date(int(ps[0]/100), time.Month(ps[0]%100), 1, 0, 0, 0, 0, time.UTC), nil
+	return monthStart(ps[0]), nil
+}
+
+func monthStart(m uint32) time.Time {
+	return time.Date(int(m/100), time.Month(m%100), 1, 0, 0, 0, 0, time.UTC)
+}
+
+// Shards is a cluster's database (credstats migrate --cluster) as the
+// retention sees it: its raw events live in each shard's events_local,
+// behind the Distributed table events.
+type Shards struct {
+	Conn    driver.Conn // any server of the cluster
+	DSN     string      // reaches the others: the user and database to use there
+	Cluster string      // the cluster's name in the servers' remote_servers
+}
+
+// DropOld drops the months past the retention on one replica of every
+// shard (replication takes it to the others), and returns the months
+// dropped on any shard, oldest first.
+func (s Shards) DropOld(ctx context.Context, r Retention, now time.Time) ([]uint32, error) {
+	if r == 0 {
+		return nil, nil
+	}
+	dropped := map[uint32]bool{}
+	err := schema.OnEachShard(ctx, s.Conn, s.DSN, s.Cluster, func(ctx context.Context, c driver.Conn) error {
+		ms, err := dropOld(ctx, c, "events"+localSuffix, r, now)
+		for _, m := range ms {
+			dropped[m] = true
+		}
+		return err
+	})
+	return slices.Sorted(maps.Keys(dropped)), err
+}
+
+// RawSince is the start of the oldest month whose raw events any shard
+// still holds; the zero time when no shard holds any.
+func (s Shards) RawSince(ctx context.Context) (time.Time, error) {
+	var oldest uint32
+	err := schema.OnEachShard(ctx, s.Conn, s.DSN, s.Cluster, func(ctx context.Context, c driver.Conn) error {
+		ms, err := months(ctx, c, "events"+localSuffix, 1)
+		if err == nil && len(ms) > 0 && (oldest == 0 || ms[0] < oldest) {
+			oldest = ms[0]
+		}
+		return err
+	})
+	if err != nil || oldest == 0 {
+		return time.Time{}, err
+	}
+	return monthStart(oldest), nil
 }

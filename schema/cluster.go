@@ -269,27 +269,44 @@ func (r *clusterRenderer) alterTable(name, ops string) ([]string, error) {
 // splitTop splits s at the commas outside parentheses and quotes.
 func splitTop(s string) []string {
 	var out []string
-	depth, quoted, start := 0, false, 0
-	for i := 0; i < len(s); i++ {
-		switch c := s[i]; {
-		case c == '\\' && quoted:
-			i++
-		case c == '\'':
-			quoted = !quoted
-		case quoted:
-		case c == '(':
-			depth++
-		case c == ')':
-			depth--
-		case c == ',' && depth == 0:
+	start := 0
+	outsideQuotes(s, func(i, depth int) bool {
+		if s[i] == ',' && depth == 0 {
 			out = append(out, strings.TrimSpace(s[start:i]))
 			start = i + 1
 		}
-	}
+		return true
+	})
 	if rest := strings.TrimSpace(s[start:]); rest != "" {
 		out = append(out, rest)
 	}
 	return out
+}
+
+// outsideQuotes calls f with each byte of s outside single quotes, and the
+// depth of parentheses there (an opening one counts, a closing one does
+// not), until f returns false.
+func outsideQuotes(s string, f func(i, depth int) bool) {
+	depth, quoted := 0, false
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '\\' && quoted:
+			i++
+			continue
+		case c == '\'':
+			quoted = !quoted
+			continue
+		case quoted:
+			continue
+		case c == '(':
+			depth++
+		case c == ')':
+			depth--
+		}
+		if !f(i, depth) {
+			return
+		}
+	}
 }
 
 // localSources points a view's FROM and JOIN at the local tables, so that
@@ -401,12 +418,20 @@ func (o Options) exec(ctx context.Context, conn driver.Conn, stmt string) error 
 	if !each {
 		return conn.Exec(ctx, stmt)
 	}
-	if o.DSN == "" {
-		return errors.New("cannot run a statement on each shard: Options.DSN is empty")
+	return OnEachShard(ctx, conn, o.DSN, o.Cluster, func(ctx context.Context, c driver.Conn) error { return c.Exec(ctx, stmt) })
+}
+
+// OnEachShard calls fn with a connection to the first replica of each
+// shard of the cluster that answers, shard by shard, as the user and to
+// the database of dsn; conn is any server of the cluster. Replication
+// brings what fn writes to a shard's other replicas.
+func OnEachShard(ctx context.Context, conn driver.Conn, dsn, cluster string, fn func(context.Context, driver.Conn) error) error {
+	if dsn == "" {
+		return errors.New("cannot run a statement on each shard: no address to reach the shards with")
 	}
-	rows, err := conn.Query(ctx, "SELECT shard_num, host_address, port FROM system.clusters WHERE cluster = ? ORDER BY shard_num, replica_num", o.Cluster)
+	rows, err := conn.Query(ctx, "SELECT shard_num, host_address, port FROM system.clusters WHERE cluster = ? ORDER BY shard_num, replica_num", cluster)
 	if err != nil {
-		return fmt.Errorf("cannot read cluster %s: %w", o.Cluster, err)
+		return fmt.Errorf("cannot read cluster %s: %w", cluster, err)
 	}
 	var shards [][]string
 	for rows.Next() {
@@ -415,7 +440,7 @@ func (o Options) exec(ctx context.Context, conn driver.Conn, stmt string) error 
 		var port uint16
 		if err := rows.Scan(&shard, &host, &port); err != nil {
 			rows.Close()
-			return fmt.Errorf("cannot read cluster %s: %w", o.Cluster, err)
+			return fmt.Errorf("cannot read cluster %s: %w", cluster, err)
 		}
 		if len(shards) < int(shard) {
 			shards = append(shards, nil)
@@ -424,17 +449,20 @@ func (o Options) exec(ctx context.Context, conn driver.Conn, stmt string) error 
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
-		return fmt.Errorf("cannot read cluster %s: %w", o.Cluster, err)
+		return fmt.Errorf("cannot read cluster %s: %w", cluster, err)
+	}
+	if len(shards) == 0 {
+		return fmt.Errorf("cluster %s is not in this ClickHouse server's remote_servers", cluster)
 	}
 	for i, replicas := range shards {
 		var errs []error
 		for _, host := range replicas {
-			c, err := store.Open(ctx, o.DSN, store.Options{Host: host})
+			c, err := store.Open(ctx, dsn, store.Options{Host: host})
 			if err != nil {
 				errs = append(errs, err)
 				continue
 			}
-			err = c.Exec(ctx, stmt)
+			err = fn(ctx, c)
 			c.Close()
 			if err != nil {
 				return fmt.Errorf("on %s (shard %d): %w", host, i+1, err)
@@ -447,4 +475,37 @@ func (o Options) exec(ctx context.Context, conn driver.Conn, stmt string) error 
 		}
 	}
 	return nil
+}
+
+// Unreplicated is a local table's engine clause (system.tables'
+// engine_full) without replication: ReplicatedXMergeTree('path',
+// 'replica', args...) ... becomes XMergeTree(args...) ..., the same
+// partitions and order. A table made with it, AS the local table, takes
+// the local table's rows and gives them back (REPLACE PARTITION) without
+// joining its replicas in ZooKeeper, as a table made AS it alone would.
+// Other engines are returned as they are.
+func Unreplicated(engine string) string {
+	rest, ok := strings.CutPrefix(engine, "Replicated")
+	if !ok {
+		return engine
+	}
+	open := strings.IndexByte(rest, '(')
+	if open < 0 {
+		return engine
+	}
+	end := -1
+	outsideQuotes(rest[open:], func(i, depth int) bool {
+		if rest[open+i] == ')' && depth == 0 {
+			end = open + i
+		}
+		return end < 0
+	})
+	if end < 0 {
+		return engine
+	}
+	args := splitTop(rest[open+1 : end])
+	if len(args) < 2 {
+		return engine
+	}
+	return rest[:open] + "(" + strings.Join(args[2:], ", ") + ")" + rest[end+1:]
 }

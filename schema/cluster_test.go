@@ -136,3 +136,19 @@ func TestClusterRenamesATable(t *testing.T) {
 		t.Errorf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
+
+func TestUnreplicated(t *testing.T) {
+	for _, c := range []struct{ in, want string }{
+		{`ReplicatedSummingMergeTree('/clickhouse/tables/{shard}/db/t_local', '{replica}') PARTITION BY toYYYYMM(day) ORDER BY (k, day) SETTINGS index_granularity = 8192`,
+			`SummingMergeTree() PARTITION BY toYYYYMM(day) ORDER BY (k, day) SETTINGS index_granularity = 8192`},
+		{`ReplicatedSummingMergeTree('/p/t_local', '{replica}', (events, views)) ORDER BY k`, `SummingMergeTree((events, views)) ORDER BY k`},
+		{`ReplicatedReplacingMergeTree('/p/it\'s, (odd)', '{replica}', version) ORDER BY id`, `ReplacingMergeTree(version) ORDER BY id`},
+		{`AggregatingMergeTree PARTITION BY toYYYYMM(day) ORDER BY k`, `AggregatingMergeTree PARTITION BY toYYYYMM(day) ORDER BY k`},
+		{`Distributed(c, db, t_local, rand())`, `Distributed(c, db, t_local, rand())`},
+		{`ReplicatedMergeTree('/only-a-path') ORDER BY k`, `ReplicatedMergeTree('/only-a-path') ORDER BY k`},
+	} {
+		if got := Unreplicated(c.in); got != c.want {
+			t.Errorf("Unreplicated(%q)\n = %q\nwant %q", c.in, got, c.want)
+		}
+	}
+}

@@ -28,6 +28,7 @@ import (
 func eraseCmd(args []string) error {
 	fs := flag.NewFlagSet("erase", flag.ContinueOnError)
 	ch := clickhouseFlag(fs)
+	cluster := fs.String("cluster", "", "the ClickHouse cluster of a database migrated with --cluster: erase on one replica of each shard (empty: one server)")
 	dataDir := fs.String("data-dir", "data", "the server's data folder: events of the credential still in its spool are written first, then erased with the rest")
 	credential := fs.String("credential", "", "the credential to erase")
 	timeout := fs.Duration("timeout", 30*time.Minute, "how long the erasure may take")
@@ -38,7 +39,10 @@ func eraseCmd(args []string) error {
 	if !event.ValidID(*credential) {
 		return errors.New("--credential: give the id of the credential to erase (1-128 characters of A-Z, a-z, 0-9, '.', '_', ':' and '-')")
 	}
-	ctx, conn, done, err := openFor(*ch, *timeout)
+	if *cluster != "" && !store.ValidClusterName(*cluster) {
+		return fmt.Errorf("--cluster %q: use letters, digits and '_'", *cluster)
+	}
+	ctx, conn, done, err := openFor(*ch, store.Options{Cluster: *cluster != ""}, *timeout)
 	if err != nil {
 		return err
 	}
@@ -48,7 +52,12 @@ func eraseCmd(args []string) error {
 	if err != nil {
 		return err
 	}
-	rep, err := lifecycle.Erase(ctx, conn, *credential)
+	var rep lifecycle.EraseReport
+	if *cluster != "" {
+		rep, err = lifecycle.Shards{Conn: conn, DSN: *ch, Cluster: *cluster}.Erase(ctx, *credential)
+	} else {
+		rep, err = lifecycle.Erase(ctx, conn, *credential)
+	}
 	if err != nil {
 		return err
 	}
@@ -61,9 +70,9 @@ func eraseCmd(args []string) error {
 
 // openFor connects to ClickHouse for a command that may take up to
 // timeout; done closes the connection.
-func openFor(dsn string, timeout time.Duration) (context.Context, driver.Conn, func(), error) {
+func openFor(dsn string, o store.Options, timeout time.Duration) (context.Context, driver.Conn, func(), error) {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	conn, err := store.Open(ctx, dsn, store.Options{})
+	conn, err := store.Open(ctx, dsn, o)
 	if err != nil {
 		cancel()
 		return nil, nil, nil, err

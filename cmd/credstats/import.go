@@ -13,6 +13,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/credstats/credstats/cmd/credstats/config"
+	"github.com/credstats/credstats/internal/store"
 	"github.com/credstats/credstats/lifecycle"
 )
 
@@ -54,7 +55,7 @@ func importCmd(args []string) error {
 	if err != nil {
 		return err
 	}
-	ctx, conn, done, err := openFor(*ch, *timeout)
+	ctx, conn, done, err := openFor(*ch, store.Options{}, *timeout)
 	if err != nil {
 		return err
 	}

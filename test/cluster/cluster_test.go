@@ -146,23 +146,32 @@ func syncReplicas(t testing.TB, db string) {
 	ctx := context.Background()
 	for _, node := range nodes {
 		conn := open(t, db, node)
-		rows, err := conn.Query(ctx, "SELECT table FROM system.replicas WHERE database = currentDatabase()")
-		if err != nil {
-			t.Fatal(err)
-		}
-		var tables []string
-		for rows.Next() {
-			var table string
-			if err := rows.Scan(&table); err != nil {
-				t.Fatal(err)
-			}
-			tables = append(tables, table)
-		}
-		rows.Close()
-		for _, table := range tables {
+		for _, table := range column(t, conn, "SELECT table FROM system.replicas WHERE database = currentDatabase()") {
 			if err := conn.Exec(ctx, "SYSTEM SYNC REPLICA "+db+"."+table); err != nil {
 				t.Fatalf("%s: sync %s: %v", node, table, err)
 			}
 		}
 	}
+}
+
+// column runs a query of one string column and returns its values.
+func column(t testing.TB, conn driver.Conn, query string) []string {
+	t.Helper()
+	rows, err := conn.Query(context.Background(), query)
+	if err != nil {
+		t.Fatalf("%s: %v", query, err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var v string
+		if err := rows.Scan(&v); err != nil {
+			t.Fatalf("%s: %v", query, err)
+		}
+		out = append(out, v)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatalf("%s: %v", query, err)
+	}
+	return out
 }

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"time"
 
@@ -37,6 +38,7 @@ func (s *Server) newLifecycle(reg prometheus.Registerer) {
 	if s.o.Role != RoleCollector {
 		s.life.keeper = lifecycle.NewKeeper(lifecycle.KeeperOptions{
 			Conn: s.write, Retention: s.o.Retention, Logger: s.o.Logger, Registerer: reg,
+			Cluster: s.o.Cluster, DSN: s.o.ClickHouse,
 		})
 	}
 }
@@ -95,9 +97,19 @@ func (s *Server) erase(c *fiber.Ctx) error {
 		s.life.erasures.WithLabelValues("failed").Inc()
 		return edge.Unavailable("events accepted before the erasure are not in ClickHouse yet (is it down?); nothing was erased: try again")
 	}
-	rep, err := lifecycle.Erase(ctx, s.write, id)
+	var rep lifecycle.EraseReport
+	var err error
+	if s.o.Cluster != "" {
+		rep, err = lifecycle.Shards{Conn: s.write, DSN: s.o.ClickHouse, Cluster: s.o.Cluster}.Erase(ctx, id)
+	} else {
+		rep, err = lifecycle.Erase(ctx, s.write, id)
+	}
 	if s.life.forget != nil {
 		s.life.forget(id)
+	}
+	if errors.Is(err, lifecycle.ErrCluster) { // a cluster's database, and no --cluster
+		s.life.erasures.WithLabelValues("failed").Inc()
+		return edge.Unavailable(err.Error())
 	}
 	if err != nil {
 		s.life.erasures.WithLabelValues("failed").Inc()
