@@ -146,9 +146,10 @@ func monthStart(m uint32) time.Time {
 	return time.Date(int(m/100), time.Month(m%100), 1, 0, 0, 0, 0, time.UTC)
 }
 
-// Shards is a cluster's database (credstats migrate --cluster) as the
-// retention sees it: its raw events live in each shard's events_local,
-// behind the Distributed table events.
+// Shards is a cluster's database (credstats migrate --cluster), whose raw
+// events and rollups live in each shard's _local tables behind the
+// Distributed tables of the catalog's names: the retention and the
+// erasure work there through it.
 type Shards struct {
 	Conn    driver.Conn // any server of the cluster
 	DSN     string      // reaches the others: the user and database to use there
