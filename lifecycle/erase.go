@@ -284,10 +284,21 @@ func erase(ctx context.Context, conn driver.Conn, p place, rep *EraseReport) err
 // (mutations run in the background, and 18.16 has no setting to wait for
 // them), and checks with check that no row is left.
 func mutate(ctx context.Context, conn driver.Conn, table, alter, check string, args ...any) error {
-	var since uint32
-	if err := conn.QueryRow(ctx, "SELECT toUInt32(now())").Scan(&since); err != nil {
-		return fmt.Errorf("cannot read the server's clock: %w", err)
+	// Mutation ids grow: "mutation_N.txt" on one server, a zero-padded
+	// number on a replicated table; longer is later, then by the text.
+	const mutations = "FROM system.mutations WHERE database = currentDatabase() AND table = ?"
+	rows, err := conn.Query(ctx, "SELECT mutation_id "+mutations+" ORDER BY length(mutation_id) DESC, mutation_id DESC LIMIT 1", table)
+	if err != nil {
+		return fmt.Errorf("cannot read the mutations of %s: %w", table, err)
 	}
+	var last string
+	for rows.Next() {
+		if err := rows.Scan(&last); err != nil {
+			rows.Close()
+			return fmt.Errorf("cannot read the mutations of %s: %w", table, err)
+		}
+	}
+	rows.Close()
 	if err := conn.Exec(ctx, alter, args...); err != nil {
 		return fmt.Errorf("cannot delete from %s: %w", table, err)
 	}
@@ -295,7 +306,8 @@ func mutate(ctx context.Context, conn driver.Conn, table, alter, check string, a
 	// replica has read it back from ZooKeeper, a moment after the ALTER
 	// returns; until then there is nothing to wait for.
 	for wait := 5 * time.Millisecond; ; wait = min(2*wait, 100*time.Millisecond) {
-		n, err := count(ctx, conn, "SELECT count() FROM system.mutations WHERE database = currentDatabase() AND table = ? AND toUInt32(create_time) >= ?", table, since)
+		n, err := count(ctx, conn, "SELECT count() "+mutations+" AND (length(mutation_id) > ? OR length(mutation_id) = ? AND mutation_id > ?)",
+			table, len(last), len(last), last)
 		if err != nil {
 			return err
 		}
