@@ -128,13 +128,13 @@ func registerSpool(reg prometheus.Registerer, sp *spool.Spool) {
 	reg.MustRegister(
 		prometheus.NewCounterFunc(prometheus.CounterOpts{
 			Name: "credstats_spool_commits_total", Help: "Group commits to the spool (one write and one sync each).",
-		}, func() float64 { return float64(sp.Stats().Commits) }),
+		}, func() float64 { n, _, _ := sp.CommitCounts(); return float64(n) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{
 			Name: "credstats_spool_committed_appends_total", Help: "Requests' appends made durable by the spool's group commits.",
-		}, func() float64 { return float64(sp.Stats().CommittedAppends) }),
+		}, func() float64 { _, n, _ := sp.CommitCounts(); return float64(n) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{
 			Name: "credstats_spool_commit_seconds_total", Help: "Time the spool's group commits took to write and sync.",
-		}, func() float64 { return sp.Stats().CommitTime.Seconds() }),
+		}, func() float64 { _, _, took := sp.CommitCounts(); return took.Seconds() }),
 	)
 }
 
